@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the real parts deskvm's tests and demo use (Debian packages) when
+# missing, and starts virtlogd/libvirtd when they are not running.
+# Idempotent: a second run does nothing but check.
+set -euo pipefail
+
+PKGS=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients ovmf
+  swtpm swtpm-tools tesseract-ocr tesseract-ocr-eng
+  debian-installer-12-netboot-amd64 openssh-client libxml2-utils nftables
+  busybox-static cpio)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH=$PATH:/usr/local/go/bin
+fi
+command -v go >/dev/null || { echo "install-deps: Go is missing (need go >= 1.24 on PATH)"; exit 1; }
+
+# libvirt: no systemd on these machines, so start the daemons by hand.
+if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+  pgrep -x virtlogd >/dev/null || $SUDO virtlogd -d
+  pgrep -x libvirtd >/dev/null || $SUDO libvirtd -d
+  for _ in $(seq 1 60); do
+    virsh -c qemu:///system version >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  virsh -c qemu:///system version >/dev/null || { echo "install-deps: libvirtd did not come up"; exit 1; }
+fi
+echo "install-deps: ok ($(virsh -c qemu:///system version --daemon 2>/dev/null | grep -i 'running hypervisor' | sed 's/^ *//'))"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The test command behind `make test` and .ci/run: static checks, unit and
+# integration tests against the real parts, short fuzz runs. In CI a skipped
+# test is a failure: every part is installed, so nothing may skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=0
+export PATH=$PATH:/usr/local/go/bin
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt needed: $bad"; exit 1; fi
+echo "== go vet"
+go vet ./...
+
+if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then export DESKVM_REQUIRE_ALL=1; fi
+
+echo "== go test (unit + integration)"
+log=$(mktemp)
+set +e
+go test -count=1 -timeout 40m -v ./... > "$log" 2>&1
+rc=$?
+set -e
+grep -E '^(ok|FAIL|---|panic|\?)|^=== RUN .*/?$' "$log" | grep -vE '^=== RUN' | grep -vE '^--- PASS' || true
+if [ $rc != 0 ]; then
+  echo "== failures (full log: $log)"
+  grep -B2 -A30 -E -- '--- FAIL|^panic' "$log" | head -300
+  exit $rc
+fi
+if [ "${DESKVM_REQUIRE_ALL:-}" = 1 ] && grep -q -- '--- SKIP' "$log"; then
+  echo "== skipped tests are failures here:"
+  grep -A2 -- '--- SKIP' "$log"
+  exit 1
+fi
+
+echo "== fuzz (short)"
+for spec in $(grep -rl --include='*_test.go' -E '^func Fuzz' internal | sort); do
+  pkg=./$(dirname "$spec")
+  for f in $(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' "$spec" | awk '{print $2}'); do
+    go test -run '^$' -fuzz "^$f\$" -fuzztime 10s "$pkg" >/dev/null || { echo "fuzz $f in $pkg failed"; go test -run "^$f\$" "$pkg"; exit 1; }
+    echo "fuzz ok: $pkg $f"
+  done
+done
+
+passed=$(grep -c -- '^--- PASS' "$log" || true)
+failed=$(grep -c -- '^--- FAIL' "$log" || true)
+skipped=$(grep -c -- '^--- SKIP' "$log" || true)
+echo "tests: $passed passed, $failed failed, $skipped skipped"
