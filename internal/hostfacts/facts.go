@@ -1,0 +1,57 @@
+// Package hostfacts describes the VM host: what rendering and host checks
+// need to know about it. Facts is a plain struct so that rendering and
+// validation stay pure and tests pass hand-made facts; Probe (probe.go)
+// fills it from the real machine once.
+package hostfacts
+
+// Facts is everything deskvm needs to know about the host.
+type Facts struct {
+	// CPUs are the online logical CPUs, in ascending ID order.
+	CPUs []CPU `json:"cpus"`
+	// KVM is true when /dev/kvm exists and can be opened.
+	KVM bool `json:"kvm"`
+	// Firmware lists the OVMF files found.
+	Firmware Firmware `json:"firmware"`
+	// VirtiofsdPath is the virtiofsd binary, empty when not found.
+	VirtiofsdPath string `json:"virtiofsdPath,omitempty"`
+	// HugepageSizesKiB are the page sizes the kernel supports (e.g. 2048, 1048576).
+	HugepageSizesKiB []uint64 `json:"hugepageSizesKiB,omitempty"`
+	// Hugepages is the pool state per size in KiB.
+	Hugepages map[uint64]HugepagePool `json:"hugepages,omitempty"`
+	// LibvirtVersion and QEMUVersion are like 9000000 (major*1e6+minor*1e3+micro); 0 when unknown.
+	LibvirtVersion uint64 `json:"libvirtVersion,omitempty"`
+	QEMUVersion    uint64 `json:"qemuVersion,omitempty"`
+}
+
+// CPU is one logical CPU.
+type CPU struct {
+	ID     int `json:"id"`
+	Core   int `json:"core"`   // core_id within the package
+	Socket int `json:"socket"` // physical_package_id
+	// Siblings are the logical CPU IDs sharing this CPU's core, itself included, sorted.
+	Siblings []int `json:"siblings"`
+}
+
+// Firmware holds OVMF paths (empty when absent).
+type Firmware struct {
+	Code           string `json:"code,omitempty"`           // plain UEFI code, e.g. OVMF_CODE_4M.fd
+	Vars           string `json:"vars,omitempty"`           // empty vars template, e.g. OVMF_VARS_4M.fd
+	SecureBootCode string `json:"secureBootCode,omitempty"` // e.g. OVMF_CODE_4M.secboot.fd (or .ms.fd)
+	MSVars         string `json:"msVars,omitempty"`         // vars with Microsoft keys enrolled, e.g. OVMF_VARS_4M.ms.fd
+}
+
+// HugepagePool is the state of one hugepage size.
+type HugepagePool struct {
+	Total uint64 `json:"total"`
+	Free  uint64 `json:"free"`
+}
+
+// HasCPU reports whether the host has a logical CPU with this ID.
+func (f *Facts) HasCPU(id int) bool {
+	for _, c := range f.CPUs {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
