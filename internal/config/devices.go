@@ -1,0 +1,105 @@
+package config
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+)
+
+// deviceElements are the element names libvirt accepts in <devices>,
+// taken from libvirtxml's mirror of libvirt's schema so they stay in step.
+var deviceElements = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeOf(libvirtxml.DomainDeviceList{})
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("xml"), ",")
+		if name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	return m
+}()
+
+// renderedOnce are devices deskvm renders itself and libvirt allows only
+// once per domain; the matching option configures them.
+var renderedOnce = map[string]string{
+	"memballoon": "memballoon",
+	"emulator":   "accelerator",
+}
+
+// CheckExtraDevices checks that s is well-formed XML made of libvirt device
+// elements that libvirtxml can read. Problems are reported as messages
+// naming the line within s.
+func CheckExtraDevices(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var msgs []string
+	// The wrapper is on the first line, so decoder lines are lines of s.
+	d := xml.NewDecoder(strings.NewReader("<devices>" + s + "</devices>"))
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				msgs = append(msgs, fmt.Sprintf("line %d: malformed XML: %s", se.Line, se.Msg))
+			} else {
+				msgs = append(msgs, fmt.Sprintf("malformed XML: %v", err))
+			}
+			return msgs
+		}
+		line, _ := d.InputPos()
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth != 2 {
+				continue
+			}
+			name := t.Name.Local
+			if t.Name.Space != "" {
+				name = t.Name.Space + ":" + name
+			}
+			switch {
+			case !deviceElements[name]:
+				msgs = append(msgs, fmt.Sprintf("line %d: <%s> is not a libvirt device element (allowed: %s)", line, name, strings.Join(deviceNames(), ", ")))
+			case renderedOnce[name] != "":
+				msgs = append(msgs, fmt.Sprintf("line %d: <%s> is rendered by deskvm already; set the %s option instead", line, name, renderedOnce[name]))
+			}
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth == 1 && strings.TrimSpace(string(t)) != "" {
+				msgs = append(msgs, fmt.Sprintf("line %d: text %q outside any element", line, truncate(strings.TrimSpace(string(t)), 30)))
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		return msgs
+	}
+	// libvirtxml parses attribute values it knows (addresses, numbers), so
+	// this catches e.g. bus="zz" before libvirt does.
+	var list libvirtxml.DomainDeviceList
+	if err := xml.Unmarshal([]byte("<devices>"+s+"</devices>"), &list); err != nil {
+		msgs = append(msgs, fmt.Sprintf("libvirt cannot read it: %v", err))
+	}
+	return msgs
+}
+
+func deviceNames() []string {
+	names := make([]string, 0, len(deviceElements))
+	for n := range deviceElements {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
