@@ -273,4 +273,3 @@ func goldenCases() []goldenCase {
 	}
 	return cases
 }
-
