@@ -1,0 +1,169 @@
+package ocr
+
+import (
+	"image"
+	"sort"
+)
+
+// Lines are read by Tesseract several at a time: each line image (scaled
+// up when small) is placed on a white canvas, shelf by shelf, with gaps
+// wide enough that Tesseract never joins two of them into one word. One
+// tesseract process then reads a whole canvas, which costs one process
+// start instead of one per line.
+
+// piece is one line box to read, with how much to enlarge it.
+type piece struct {
+	src   image.Rectangle // in the original image
+	scale int
+	key   uint64 // hash of its ink pixels and scale, for the cache
+}
+
+// placement is where a piece landed on a canvas.
+type placement struct {
+	piece
+	dst image.Rectangle // the scaled piece on the canvas
+}
+
+// scaleFor picks the enlargement for a line of height h (ink extent):
+// Tesseract reads best with capitals of 20–30 px.
+func scaleFor(h int) int {
+	switch {
+	case h <= 9:
+		return 3
+	case h <= 22:
+		return 2
+	}
+	return 1
+}
+
+// compose lays pieces out on one canvas no wider than maxW (or the widest
+// piece) and draws their ink scaled up.
+func compose(ink *image.Gray, ps []piece, maxW int) (*image.Gray, []placement) {
+	type sized struct {
+		p    piece
+		w, h int
+	}
+	items := make([]sized, len(ps))
+	for i, p := range ps {
+		items[i] = sized{p, p.src.Dx() * p.scale, p.src.Dy() * p.scale}
+		if items[i].w+16 > maxW {
+			maxW = items[i].w + 16
+		}
+	}
+	// Tall pieces first keeps shelves even.
+	sort.SliceStable(items, func(i, j int) bool { return items[i].h > items[j].h })
+	var pl []placement
+	x, y, shelfH := 0, 0, 0
+	for _, it := range items {
+		margin := it.h/2 + 4
+		gapX := 2*it.h + 8
+		if x > 0 && x+it.w+margin > maxW {
+			y += shelfH
+			x, shelfH = 0, 0
+		}
+		if x == 0 {
+			x = margin
+		}
+		dst := image.Rect(x, y+margin, x+it.w, y+margin+it.h)
+		pl = append(pl, placement{piece: it.p, dst: dst})
+		x += it.w + gapX
+		if hh := it.h + 2*margin; hh > shelfH {
+			shelfH = hh
+		}
+	}
+	height := y + shelfH
+	if height == 0 {
+		height = 1
+	}
+	canvas := image.NewGray(image.Rect(0, 0, maxW, height))
+	for i := range canvas.Pix {
+		canvas.Pix[i] = 255
+	}
+	for _, p := range pl {
+		drawScaled(canvas, p.dst.Min, ink, p.src, p.scale)
+	}
+	return canvas, pl
+}
+
+// drawScaled draws src's rectangle r at dst's point at, enlarged s times
+// with bilinear interpolation (keeps anti-aliased strokes smooth).
+func drawScaled(dst *image.Gray, at image.Point, src *image.Gray, r image.Rectangle, s int) {
+	w, h := r.Dx(), r.Dy()
+	get := func(x, y int) int {
+		if x < 0 {
+			x = 0
+		}
+		if y < 0 {
+			y = 0
+		}
+		if x >= w {
+			x = w - 1
+		}
+		if y >= h {
+			y = h - 1
+		}
+		return int(src.Pix[(r.Min.Y+y-src.Rect.Min.Y)*src.Stride+(r.Min.X+x-src.Rect.Min.X)])
+	}
+	if s == 1 {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				dst.Pix[(at.Y+y)*dst.Stride+at.X+x] = uint8(get(x, y))
+			}
+		}
+		return
+	}
+	// Sample at pixel centres: source coordinate = (o + 0.5)/s - 0.5, in
+	// units of 1/(2s).
+	for oy := 0; oy < h*s; oy++ {
+		fy := 2*oy + 1 - s // times 1/(2s)
+		y0 := floorDiv(fy, 2*s)
+		wy := fy - y0*2*s
+		row := dst.Pix[(at.Y+oy)*dst.Stride+at.X:]
+		for ox := 0; ox < w*s; ox++ {
+			fx := 2*ox + 1 - s
+			x0 := floorDiv(fx, 2*s)
+			wx := fx - x0*2*s
+			a, b := get(x0, y0), get(x0+1, y0)
+			c, d := get(x0, y0+1), get(x0+1, y0+1)
+			den := 2 * s
+			top := a*(den-wx) + b*wx
+			bot := c*(den-wx) + d*wx
+			row[ox] = uint8((top*(den-wy) + bot*wy) / (den * den))
+		}
+	}
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// encodePGM writes g as a binary PGM, the cheapest format to produce
+// that tesseract reads from stdin.
+func encodePGM(g *image.Gray) []byte {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	hdr := []byte("P5\n" + itoa(w) + " " + itoa(h) + "\n255\n")
+	out := make([]byte, 0, len(hdr)+w*h)
+	out = append(out, hdr...)
+	for y := 0; y < h; y++ {
+		out = append(out, g.Pix[y*g.Stride:y*g.Stride+w]...)
+	}
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

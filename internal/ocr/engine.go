@@ -1,0 +1,277 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/maphash"
+	"image"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// pieceText is what Tesseract read in one piece, boxes relative to the
+// piece's top-left corner in original pixels.
+type pieceText struct {
+	lines [][]Word
+}
+
+// Tesseract is the stateless Engine: it prepares the region, reads every
+// line and returns the result. Reader adds the per-line cache.
+type Tesseract struct {
+	runner  Runner
+	workers int
+	// canvasWidth bounds composed canvases (wide canvases keep the number
+	// of shelves, and so Tesseract's line finding, small).
+	canvasWidth int
+	// dump, when set (tests), receives every canvas before it is read.
+	dump func(*image.Gray)
+}
+
+// NewTesseract makes an engine that runs tesseract through r, reading up
+// to runtime.NumCPU() canvases at once.
+func NewTesseract(r Runner) *Tesseract {
+	return &Tesseract{runner: r, workers: runtime.NumCPU(), canvasWidth: 1600}
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// Recognize reads the text inside region of img.
+func (t *Tesseract) Recognize(ctx context.Context, img image.Image, region image.Rectangle) (*Result, error) {
+	region = region.Intersect(img.Bounds())
+	if region.Empty() {
+		return &Result{}, nil
+	}
+	src := toRGBA(img)
+	sub, ok := src.SubImage(region).(*image.RGBA)
+	if !ok {
+		return nil, fmt.Errorf("ocr: unexpected sub-image type")
+	}
+	ink := inkImage(sub)
+	pieces := t.pieces(ink, segment(ink, ink.Rect))
+	texts, err := t.read(ctx, ink, pieces)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(pieces, texts), nil
+}
+
+// pieces attaches scale and content key to line boxes.
+func (t *Tesseract) pieces(ink *image.Gray, boxes []image.Rectangle) []piece {
+	ps := make([]piece, len(boxes))
+	var h maphash.Hash
+	for i, b := range boxes {
+		s := scaleFor(b.Dy())
+		h.SetSeed(hashSeed)
+		var hdr [3]byte
+		hdr[0], hdr[1], hdr[2] = byte(s), byte(b.Dx()), byte(b.Dx()>>8)
+		h.Write(hdr[:])
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			off := (y-ink.Rect.Min.Y)*ink.Stride + (b.Min.X - ink.Rect.Min.X)
+			h.Write(ink.Pix[off : off+b.Dx()])
+		}
+		ps[i] = piece{src: b, scale: s, key: h.Sum64()}
+	}
+	return ps
+}
+
+// minCanvasArea keeps small jobs on one process: a second process would
+// cost more in start-up than it saves.
+const minCanvasArea = 200_000
+
+// read recognises pieces, several canvases in parallel, and returns the
+// text per piece key.
+func (t *Tesseract) read(ctx context.Context, ink *image.Gray, ps []piece) (map[uint64]pieceText, error) {
+	out := make(map[uint64]pieceText, len(ps))
+	// Identical pieces (a repeated "-" column) are read once.
+	var todo []piece
+	seen := make(map[uint64]bool, len(ps))
+	area := 0
+	for _, p := range ps {
+		if seen[p.key] {
+			continue
+		}
+		seen[p.key] = true
+		todo = append(todo, p)
+		area += p.src.Dx() * p.src.Dy() * p.scale * p.scale
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	k := t.workers
+	if k < 1 {
+		k = 1
+	}
+	if n := (area + minCanvasArea - 1) / minCanvasArea; n < k {
+		k = n
+	}
+	groups := balance(todo, k)
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+	)
+	for _, g := range groups {
+		wg.Add(1)
+		go func(g []piece) {
+			defer wg.Done()
+			res, err := t.readCanvas(ctx, ink, g)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
+				}
+				return
+			}
+			for k, v := range res {
+				out[k] = v
+			}
+		}(g)
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, nil
+}
+
+// balance splits pieces into k groups of similar scaled area.
+func balance(ps []piece, k int) [][]piece {
+	if k <= 1 {
+		return [][]piece{ps}
+	}
+	sorted := append([]piece(nil), ps...)
+	sort.SliceStable(sorted, func(i, j int) bool { return areaOf(sorted[i]) > areaOf(sorted[j]) })
+	groups := make([][]piece, k)
+	sums := make([]int, k)
+	for _, p := range sorted {
+		best := 0
+		for i := 1; i < k; i++ {
+			if sums[i] < sums[best] {
+				best = i
+			}
+		}
+		groups[best] = append(groups[best], p)
+		sums[best] += areaOf(p)
+	}
+	return groups
+}
+
+func areaOf(p piece) int { return p.src.Dx() * p.src.Dy() * p.scale * p.scale }
+
+func (t *Tesseract) readCanvas(ctx context.Context, ink *image.Gray, ps []piece) (map[uint64]pieceText, error) {
+	canvas, pl := compose(ink, ps, t.canvasWidth)
+	if t.dump != nil {
+		t.dump(canvas)
+	}
+	tsv, err := t.runner.Run(ctx, encodePGM(canvas))
+	if err != nil {
+		return nil, err
+	}
+	words, err := parseTSV(tsv)
+	if err != nil {
+		return nil, err
+	}
+	return distribute(words, pl), nil
+}
+
+// distribute assigns canvas words to the pieces they fall in and maps
+// their boxes back to original pixels relative to each piece.
+func distribute(words []tsvWord, pl []placement) map[uint64]pieceText {
+	type lineKey struct{ block, par, line int }
+	type acc struct {
+		order []lineKey
+		lines map[lineKey][]Word
+	}
+	accs := make([]acc, len(pl))
+	for _, w := range words {
+		c := image.Pt((w.box.Min.X+w.box.Max.X)/2, (w.box.Min.Y+w.box.Max.Y)/2)
+		idx := -1
+		for i, p := range pl {
+			// Margins around a piece still belong to it.
+			m := p.dst.Dy()/2 + 2
+			if c.In(p.dst.Inset(-m)) {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			continue
+		}
+		p := pl[idx]
+		b := w.box.Intersect(p.dst)
+		if b.Empty() {
+			continue
+		}
+		s := p.scale
+		rel := image.Rect(
+			floorDiv(b.Min.X-p.dst.Min.X, s), floorDiv(b.Min.Y-p.dst.Min.Y, s),
+			(b.Max.X-p.dst.Min.X+s-1)/s, (b.Max.Y-p.dst.Min.Y+s-1)/s)
+		a := &accs[idx]
+		if a.lines == nil {
+			a.lines = map[lineKey][]Word{}
+		}
+		k := lineKey{w.block, w.par, w.line}
+		if _, ok := a.lines[k]; !ok {
+			a.order = append(a.order, k)
+		}
+		a.lines[k] = append(a.lines[k], Word{Text: w.text, Confidence: w.conf, BBox: rel})
+	}
+	out := make(map[uint64]pieceText, len(pl))
+	for i, p := range pl {
+		var pt pieceText
+		for _, k := range accs[i].order {
+			ws := accs[i].lines[k]
+			sort.SliceStable(ws, func(a, b int) bool { return ws[a].BBox.Min.X < ws[b].BBox.Min.X })
+			pt.lines = append(pt.lines, ws)
+		}
+		out[p.key] = pt
+	}
+	return out
+}
+
+// assemble places every piece's text at its position and orders lines.
+func assemble(ps []piece, texts map[uint64]pieceText) *Result {
+	res := &Result{}
+	for _, p := range ps {
+		pt := texts[p.key]
+		for _, ws := range pt.lines {
+			moved := make([]Word, len(ws))
+			for i, w := range ws {
+				w.BBox = w.BBox.Add(p.src.Min).Intersect(p.src)
+				moved[i] = w
+			}
+			res.Lines = append(res.Lines, newLine(moved))
+		}
+	}
+	sortReadingOrder(res.Lines)
+	return res
+}
+
+// sortReadingOrder sorts lines top to bottom, and left to right among
+// lines whose vertical centres are within half a line height.
+func sortReadingOrder(ls []Line) {
+	sort.SliceStable(ls, func(i, j int) bool {
+		a, b := ls[i].BBox, ls[j].BBox
+		ca, cb := a.Min.Y+a.Max.Y, b.Min.Y+b.Max.Y // twice the centre
+		h := a.Dy()
+		if b.Dy() < h {
+			h = b.Dy()
+		}
+		if abs(ca-cb) <= h { // |centre difference| <= h/2
+			return a.Min.X < b.Min.X
+		}
+		return ca < cb
+	})
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+var _ = bytes.Equal

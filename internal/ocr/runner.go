@@ -1,0 +1,235 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+)
+
+// Runner runs one tesseract recognition: image bytes (PGM) in, TSV out.
+// It is the seam tests use to count and fake invocations.
+type Runner interface {
+	Run(ctx context.Context, img []byte) ([]byte, error)
+}
+
+// TesseractOptions configure the tesseract command.
+type TesseractOptions struct {
+	Path   string   // default "tesseract" from PATH
+	PSM    int      // page segmentation mode; 0 means DefaultPSM
+	Config []string // extra -c name=value settings
+	// Warm is how many started processes wait for an image (default 2).
+	// Negative means none: start a process per call.
+	Warm int
+}
+
+// DefaultPSM is the page segmentation mode used on composed canvases:
+// measured on the corpus, see docs/ocr.md.
+const DefaultPSM = 6
+
+// Tesseract's start-up (loading the language model) costs about 150 ms
+// of CPU, several times the recognition of a few lines. The command
+// loads its model before it reads the image from stdin, so the pool keeps
+// processes started and blocked on stdin; a request then pays only for
+// recognition, and a replacement is started after the request is done.
+
+// ProcessPool runs tesseract processes, keeping some warm.
+type ProcessPool struct {
+	args []string
+	path string
+	warm int
+
+	mu       sync.Mutex
+	idle     []*tessProc
+	starting int // replacements being started
+	active   int // requests running
+	closed   bool
+	spawned  int // processes started, for tests and benchmarks
+	pending  sync.WaitGroup
+}
+
+type tessProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan error
+}
+
+// NewProcessPool prepares a pool; processes start on first use.
+func NewProcessPool(o TesseractOptions) *ProcessPool {
+	path := o.Path
+	if path == "" {
+		path = "tesseract"
+	}
+	psm := o.PSM
+	if psm == 0 {
+		psm = DefaultPSM
+	}
+	args := []string{"stdin", "stdout", "--psm", strconv.Itoa(psm)}
+	for _, c := range o.Config {
+		args = append(args, "-c", c)
+	}
+	args = append(args, "tsv")
+	warm := o.Warm
+	if warm == 0 {
+		warm = 2
+	}
+	if warm < 0 {
+		warm = 0
+	}
+	return &ProcessPool{args: args, path: path, warm: warm}
+}
+
+// Spawned reports how many tesseract processes were started so far.
+func (p *ProcessPool) Spawned() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spawned
+}
+
+func (p *ProcessPool) start() (*tessProc, error) {
+	cmd := exec.Command(p.path, p.args...)
+	// OpenMP threads make tesseract several times slower on small
+	// machines; parallelism comes from running several processes.
+	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+	tp := &tessProc{cmd: cmd, done: make(chan error, 1)}
+	cmd.Stdout = &tp.stdout
+	cmd.Stderr = &tp.stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start tesseract: %w", err)
+	}
+	tp.stdin = in
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start tesseract: %w", err)
+	}
+	p.mu.Lock()
+	p.spawned++
+	p.mu.Unlock()
+	go func() { tp.done <- cmd.Wait() }()
+	return tp, nil
+}
+
+// Warm starts processes until the configured number wait idle.
+func (p *ProcessPool) Warm() {
+	p.mu.Lock()
+	need := p.warm - len(p.idle) - p.starting
+	if need < 0 || p.closed {
+		need = 0
+	}
+	p.starting += need
+	p.mu.Unlock()
+	for i := 0; i < need; i++ {
+		tp, err := p.start()
+		p.mu.Lock()
+		p.starting--
+		if err != nil || p.closed {
+			p.mu.Unlock()
+			if tp != nil {
+				tp.kill()
+			}
+			continue
+		}
+		p.idle = append(p.idle, tp)
+		p.mu.Unlock()
+	}
+}
+
+// WaitWarm blocks until replacement processes started in the background
+// are in place (benchmarks use it to measure warm latency).
+func (p *ProcessPool) WaitWarm() { p.pending.Wait() }
+
+func (p *ProcessPool) take() (*tessProc, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("tesseract pool closed")
+	}
+	if n := len(p.idle); n > 0 {
+		tp := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return tp, nil
+	}
+	p.mu.Unlock()
+	return p.start()
+}
+
+// Run feeds img to a warm tesseract process and returns its TSV output.
+func (p *ProcessPool) Run(ctx context.Context, img []byte) ([]byte, error) {
+	tp, err := p.take()
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.active++
+	p.mu.Unlock()
+	defer p.refill()
+	werr := make(chan error, 1)
+	go func() {
+		_, err := tp.stdin.Write(img)
+		if cerr := tp.stdin.Close(); err == nil {
+			err = cerr
+		}
+		werr <- err
+	}()
+	select {
+	case <-ctx.Done():
+		tp.kill()
+		return nil, fmt.Errorf("tesseract: %w", ctx.Err())
+	case err := <-tp.done:
+		if werr := <-werr; werr != nil && err == nil {
+			err = werr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tesseract: %w: %s", err, bytes.TrimSpace(tp.stderr.Bytes()))
+		}
+		return tp.stdout.Bytes(), nil
+	}
+}
+
+// refill starts replacements in the background once no request runs, so
+// their start-up does not compete with recognition for the CPU.
+func (p *ProcessPool) refill() {
+	p.mu.Lock()
+	p.active--
+	idleNow := p.active == 0
+	p.mu.Unlock()
+	if p.warm == 0 || !idleNow {
+		return
+	}
+	p.pending.Add(1)
+	go func() {
+		defer p.pending.Done()
+		p.Warm()
+	}()
+}
+
+func (tp *tessProc) kill() {
+	if tp.cmd.Process != nil {
+		_ = tp.cmd.Process.Kill()
+	}
+	_ = tp.stdin.Close()
+	<-tp.done
+	tp.done <- nil // later readers do not block
+}
+
+// Close stops the idle processes.
+func (p *ProcessPool) Close() error {
+	p.pending.Wait()
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, tp := range idle {
+		tp.kill()
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package ocr
+
+import "image"
+
+// Segmentation cuts the ink image into single text lines by recursive
+// XY-cuts: split at empty rows, then split each band at empty column
+// gaps wider than gapFactor times the band's height (wider than any word
+// space, narrower than the gap between table columns or between buttons),
+// and repeat until nothing splits.
+const (
+	gapFactor     = 1.5
+	minGap        = 8
+	maxGap        = 30 // a band of several lines still splits at columns
+	minLineHeight = 5   // px; lone dashes, dots and underscores carry no words
+	maxLineHeight = 100 // px; taller pieces are pictures, not text
+)
+
+// segment returns the line boxes inside r in reading order.
+func segment(g *image.Gray, r image.Rectangle) []image.Rectangle {
+	r = r.Intersect(g.Rect)
+	var out []image.Rectangle
+	stack := []image.Rectangle{r}
+	for len(stack) > 0 {
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		bands := splitRows(g, cur)
+		if len(bands) == 0 {
+			continue
+		}
+		if len(bands) > 1 {
+			for i := len(bands) - 1; i >= 0; i-- {
+				stack = append(stack, bands[i])
+			}
+			continue
+		}
+		band := bands[0]
+		gap := min(max(int(gapFactor*float64(band.Dy())), minGap), maxGap)
+		cols := splitCols(g, band, gap)
+		if len(cols) == 1 && cols[0] == band {
+			if band.Dy() >= minLineHeight && band.Dy() <= maxLineHeight {
+				out = append(out, band)
+			}
+			continue
+		}
+		for i := len(cols) - 1; i >= 0; i-- {
+			stack = append(stack, cols[i])
+		}
+	}
+	return out
+}
+
+func isInk(g *image.Gray, x, y int) bool {
+	return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < inkCutoff
+}
+
+// splitRows trims r to its ink and splits it at empty rows.
+func splitRows(g *image.Gray, r image.Rectangle) []image.Rectangle {
+	var out []image.Rectangle
+	start := -1
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):]
+		has := false
+		for x := 0; x < r.Dx(); x++ {
+			if row[x] < inkCutoff {
+				has = true
+				break
+			}
+		}
+		if has && start < 0 {
+			start = y
+		}
+		if !has && start >= 0 {
+			out = append(out, trimCols(g, image.Rect(r.Min.X, start, r.Max.X, y)))
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, trimCols(g, image.Rect(r.Min.X, start, r.Max.X, r.Max.Y)))
+	}
+	return out
+}
+
+func trimCols(g *image.Gray, r image.Rectangle) image.Rectangle {
+	x0, x1 := r.Max.X, r.Min.X
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if isInk(g, x, y) {
+				if x < x0 {
+					x0 = x
+				}
+				if x+1 > x1 {
+					x1 = x + 1
+				}
+			}
+		}
+	}
+	if x0 >= x1 {
+		return image.Rectangle{}
+	}
+	return image.Rect(x0, r.Min.Y, x1, r.Max.Y)
+}
+
+// splitCols splits r at runs of at least gap empty columns.
+func splitCols(g *image.Gray, r image.Rectangle, gap int) []image.Rectangle {
+	w := r.Dx()
+	colHas := make([]bool, w)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):]
+		for x := 0; x < w; x++ {
+			if row[x] < inkCutoff {
+				colHas[x] = true
+			}
+		}
+	}
+	var out []image.Rectangle
+	start, lastInk := -1, -1
+	for x := 0; x < w; x++ {
+		if !colHas[x] {
+			continue
+		}
+		if start < 0 {
+			start = x
+		} else if x-lastInk-1 >= gap {
+			out = append(out, image.Rect(r.Min.X+start, r.Min.Y, r.Min.X+lastInk+1, r.Max.Y))
+			start = x
+		}
+		lastInk = x
+	}
+	if start >= 0 {
+		out = append(out, image.Rect(r.Min.X+start, r.Min.Y, r.Min.X+lastInk+1, r.Max.Y))
+	}
+	return out
+}
