@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -261,4 +263,13 @@ func mustParse(t *testing.T, src string, opts ...LoadOptions) *Script {
 		t.Fatalf("parse: %v", err)
 	}
 	return s
+}
+
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func mustRegex(t *testing.T, s string) *regexp.Regexp {
+	t.Helper()
+	return regexp.MustCompile(s)
 }

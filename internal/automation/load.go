@@ -827,7 +827,10 @@ func (l *loader) key(n ast.Node, name, field string) (*Key, bool) {
 		l.errorf(n, "unknown key name %q in %s (known: %s, or one printable character)", name, field, strings.Join(KeyNames(), ", "))
 		return nil, false
 	}
-	return &Key{Name: strings.ToLower(name), Keysym: sym}, true
+	if len(name) > 1 {
+		name = strings.ToLower(name)
+	}
+	return &Key{Name: name, Keysym: sym}, true
 }
 
 func (l *loader) hotkey(n ast.Node, base StepBase) Step {

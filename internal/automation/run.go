@@ -53,6 +53,7 @@ type StepError struct {
 	Err        error
 	ScreenText string // OCR text of the last screen read, redacted
 	Screenshot string // path of the saved screenshot, if any
+	red        *Redactor
 }
 
 func (e *StepError) Error() string {
@@ -69,7 +70,7 @@ func (e *StepError) Error() string {
 	} else if e.Screenshot != "" {
 		b.WriteString("\nscreen text: (none recognised)")
 	}
-	return strings.TrimRight(b.String(), "\n")
+	return e.red.String(strings.TrimRight(b.String(), "\n"))
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
@@ -269,7 +270,7 @@ func (r *runner) step(ctx context.Context, st Step) error {
 	rec.Duration = time.Since(rec.Start)
 	var se *StepError
 	if err != nil {
-		se = &StepError{Step: st, Err: err}
+		se = &StepError{Step: st, Err: err, red: r.red}
 		if r.reading.valid {
 			se.ScreenText = r.red.String(r.reading.r.Text())
 		}
@@ -373,7 +374,7 @@ func (r *runner) find(rd *Reading, t Target) (Match, bool, int) {
 // waitFor waits until the target is on the screen (or, with gone, until it
 // is not). It reads the screen again only after the screen changed.
 func (r *runner) waitFor(ctx context.Context, t Target, timeout time.Duration, gone bool) (Match, error) {
-	r.cur.Searched = t.String()
+	r.cur.Searched = r.red.String(t.String())
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastSeq uint64
@@ -395,7 +396,7 @@ func (r *runner) waitFor(ctx context.Context, t Target, timeout time.Duration, g
 			count = n
 			if ok != gone {
 				if ok {
-					r.cur.Found = &FoundRecord{Text: m.Text, BBox: BoxOf(m.BBox), Point: m.Point, Matches: n}
+					r.cur.Found = &FoundRecord{Text: r.red.line(m.Text), BBox: BoxOf(m.BBox), Point: m.Point, Matches: n}
 				}
 				return m, nil
 			}

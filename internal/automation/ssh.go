@@ -249,4 +249,3 @@ func trustOnFirstUse(path string, log *slog.Logger) ssh.HostKeyCallback {
 		return nil
 	}
 }
-
