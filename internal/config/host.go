@@ -111,6 +111,13 @@ func (h hostChecker) vm(p string, c *Config, vm *VM) {
 	for i, cd := range vm.CDROMs {
 		h.exists(fmt.Sprintf("%s.cdroms[%d]", p, i), cd, false)
 	}
+	for i, dev := range vm.PCIDevices {
+		if a, err := ParsePCIAddress(dev); err == nil {
+			if _, err := h.stat("/sys/bus/pci/devices/" + a.String()); err != nil {
+				h.warnf(fmt.Sprintf("%s.pciDevices[%d]", p, i), "host has no PCI device %s (see lspci -D)", a)
+			}
+		}
+	}
 	h.exists(p+".disk.baseImage", vm.Disk.BaseImage, false)
 	h.exists(p+".graphics.passwordFile", vm.Graphics.PasswordFile, false)
 }
@@ -144,6 +151,9 @@ func unwrapPathError(err error) error {
 func (h hostChecker) hugepages(c *Config) {
 	f := h.f
 	sizeKiB := c.HugepageSizeBytes() / kib
+	if sizeKiB != 2*kib && sizeKiB != mib {
+		return // Validate reports the size
+	}
 	supported := false
 	for _, s := range f.HugepageSizesKiB {
 		if s == sizeKiB {

@@ -48,6 +48,15 @@ func (s *Source) Position(path string) (Pos, bool) {
 	return sp.key, sp.key.IsValid()
 }
 
+// KeyPosition is where the key of the field path appears in the file.
+func (s *Source) KeyPosition(path string) (Pos, bool) {
+	if s == nil {
+		return Pos{}, false
+	}
+	sp, ok := s.positions[path]
+	return sp.key, ok && sp.key.IsValid()
+}
+
 // Locate returns the problems with File set to the source's name and Pos
 // to where each path (or, for a field the file leaves to its default, the
 // nearest enclosing field) appears in the file.
@@ -62,7 +71,11 @@ func (s *Source) Locate(ps Problems) Problems {
 		}
 		if !p.Pos.IsValid() {
 			for path := p.Path; path != ""; path = parentPath(path) {
-				if pos, ok := s.Position(path); ok {
+				pos, ok := s.Position(path)
+				if p.onKey && path == p.Path {
+					pos, ok = s.KeyPosition(path)
+				}
+				if ok {
 					p.Pos = pos
 					break
 				}
@@ -234,22 +247,20 @@ func nodePos(n ast.Node) Pos {
 	return tokenPos(n.GetToken())
 }
 
-// valuePos is the position worth pointing at for a value: scalars and flow
-// collections start at their token; a block mapping's token is its first
-// colon, which is no better than the key.
+// valuePos is the position worth pointing at for a value: a scalar's own;
+// for a mapping or list the key says more than the opening bracket.
 func valuePos(n ast.Node) Pos {
-	switch v := n.(type) {
-	case *ast.MappingNode:
-		if !v.IsFlowStyle {
-			return Pos{}
-		}
-	case *ast.MappingValueNode:
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
 		return Pos{}
 	}
 	return nodePos(n)
 }
 
 var cpuPinningType = reflect.TypeOf(CPUPinning{})
+
+// extensionPrefix marks top-level keys that Load ignores.
+const extensionPrefix = "x-"
 
 // decode checks node n against the Go type of v and stores its value in
 // v, recording every mismatch as a problem and the position of every field.
@@ -272,12 +283,8 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 		return
 	}
 	if _, ok := n.(*ast.NullNode); ok {
-		// null leaves the option unset (the JSON the NixOS module writes
-		// may spell unset options as null), except that a VM written as
-		// "name:" with nothing under it is a VM with all defaults.
-		if v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct && v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
-		}
+		// null leaves the option unset: the JSON the NixOS module writes
+		// may spell unset options as null.
 		return
 	}
 	t := v.Type()
@@ -297,7 +304,9 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 		l.decodeMapping(n, path, func(key string, keyNode, val ast.Node, keyPos Pos) bool {
 			idx, ok := jsonFields(t)[key]
 			if !ok {
-				return false
+				// Top-level x-* keys are ignored, so that YAML anchors for
+				// shared VM settings have somewhere to live (as in Compose files).
+				return path == "" && strings.HasPrefix(key, extensionPrefix)
 			}
 			l.decode(val, v.Field(idx), joinPath(path, key))
 			return true
@@ -311,6 +320,11 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 		}
 		l.decodeMapping(n, path, func(key string, keyNode, val ast.Node, keyPos Pos) bool {
 			elem := reflect.New(t.Elem()).Elem()
+			if elem.Kind() == reflect.Pointer {
+				// A VM written as "name:" with nothing under it is a VM
+				// with all defaults, not a missing one.
+				elem.Set(reflect.New(t.Elem().Elem()))
+			}
 			l.decode(val, elem, joinPath(path, key))
 			v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
 			return true

@@ -49,6 +49,10 @@ type Problem struct {
 	// File and Pos are filled by Load and Source.Locate.
 	File string
 	Pos  Pos
+
+	// onKey makes Locate point at the key rather than the value, for
+	// problems with a name (a VM's, a shared folder's tag).
+	onKey bool
 }
 
 // Location is "file:line:col", "file", or "" as far as known.
@@ -153,6 +157,11 @@ type problemList struct {
 
 func (l *problemList) errorf(path, format string, args ...any) {
 	l.ps = append(l.ps, Problem{Path: path, Message: fmt.Sprintf(format, args...), Severity: SeverityError})
+}
+
+func (l *problemList) keyErrorf(path, format string, args ...any) {
+	l.errorf(path, format, args...)
+	l.ps[len(l.ps)-1].onKey = true
 }
 
 func (l *problemList) warnf(path, format string, args ...any) {

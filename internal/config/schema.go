@@ -65,6 +65,9 @@ func (VM) JSONSchemaExtend(s *jsonschema.Schema) {
 // JSONSchemaExtend adds value patterns the tags cannot hold.
 func (Config) JSONSchemaExtend(s *jsonschema.Schema) {
 	setPattern(s, "defaultStoragePool", namePattern)
+	s.PatternProperties = map[string]*jsonschema.Schema{
+		"^" + extensionPrefix: {Description: "ignored; a place for YAML anchors shared by VMs"},
+	}
 	if p, ok := s.Properties.Get("vms"); ok && p != nil {
 		p.PropertyNames = &jsonschema.Schema{Pattern: namePattern, MaxLength: ptrU(maxNameLen)}
 	}

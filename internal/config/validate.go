@@ -107,6 +107,17 @@ func (v *validator) global() {
 		v.errorf("defaultStoragePath", "%q must be an absolute path", c.DefaultStoragePath)
 	}
 	v.firewall()
+	if c.UsesHugepages() {
+		var fpr []string
+		for _, name := range c.EnabledVMs() {
+			if vm := c.VMs[name]; isTrue(vm.Memballoon.Enable) && isTrue(vm.Memballoon.FreePageReporting) {
+				fpr = append(fpr, name)
+			}
+		}
+		if len(fpr) > 0 {
+			v.warnf("hugepages.enable", "memballoon.freePageReporting (on for %s) has no effect with hugepages: hugepage memory is not returned to the host", strings.Join(fpr, ", "))
+		}
+	}
 }
 
 // firewall warns about opening ports no display listens on: a display on
@@ -157,7 +168,7 @@ func (v *validator) vm(name string, vm *VM) {
 		vm = &VM{}
 	}
 	if !nameRE.MatchString(name) || len(name) > maxNameLen {
-		v.errorf(p, "VM name %q is not usable as a libvirt domain name and as the command vm-%s: use up to %d letters, digits, '.', '_' and '-', starting with a letter or digit (no spaces or slashes)", name, name, maxNameLen)
+		v.keyErrorf(p, "VM name %q is not usable as a libvirt domain name and as the command vm-%s: use up to %d letters, digits, '.', '_' and '-', starting with a letter or digit (no spaces or slashes)", name, name, maxNameLen)
 	}
 	if vm.UUID != "" && !uuidRE.MatchString(vm.UUID) {
 		v.errorf(at("uuid"), "%q is not a UUID like 550e8400-e29b-41d4-a716-446655440000", vm.UUID)
@@ -203,7 +214,7 @@ func (v *validator) vm(name string, vm *VM) {
 	for _, tag := range tags {
 		fp := at("sharedFolders." + tag)
 		if tag == "" || len(tag) > virtiofsTagMax {
-			v.errorf(fp, "shared folder tag %q must be 1 to %d bytes (the guest mounts it by this tag)", tag, virtiofsTagMax)
+			v.keyErrorf(fp, "shared folder tag %q must be 1 to %d bytes (the guest mounts it by this tag)", tag, virtiofsTagMax)
 		}
 		if dir := vm.SharedFolders[tag]; !filepath.IsAbs(dir) {
 			v.errorf(fp, "%q must be an absolute host path", dir)
@@ -231,9 +242,6 @@ func (v *validator) vm(name string, vm *VM) {
 
 	if si := vm.Memballoon.StatsInterval; si != nil && *si < 0 {
 		v.errorf(at("memballoon.statsInterval"), "must be 0 (off) or more seconds, got %d", *si)
-	}
-	if v.c.UsesHugepages() && isTrue(vm.Memballoon.Enable) && isTrue(vm.Memballoon.FreePageReporting) {
-		v.warnf(at("memballoon.freePageReporting"), "has no effect with hugepages enabled: hugepage memory is not returned to the host")
 	}
 
 	v.network(p, vm)

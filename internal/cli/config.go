@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deskvm/deskvm/internal/config"
+	"github.com/deskvm/deskvm/internal/hostfacts"
+)
+
+func init() { register("config", newConfigCmd) }
+
+func newConfigCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Check the config file and show its defaults and schema",
+	}
+	cmd.AddCommand(newConfigValidateCmd(g, hostfacts.Probe), newConfigDefaultsCmd(g), newConfigSchemaCmd(g))
+	return cmd
+}
+
+// probeFunc reads the host facts; tests pass fakes.
+type probeFunc func(ctx context.Context) (*hostfacts.Facts, error)
+
+// probeTimeout bounds host probing, so a hung libvirtd cannot hang validate.
+const probeTimeout = 15 * time.Second
+
+type configValidateOptions struct {
+	host  bool
+	probe probeFunc
+}
+
+func newConfigValidateCmd(g *globalOptions, probe probeFunc) *cobra.Command {
+	o := &configValidateOptions{probe: probe}
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config file and report every problem",
+		Long: `Check the config file and report every problem at once, each as
+FILE:LINE:COL: error|warning: FIELD.PATH: message.
+
+The checks of the config itself need nothing from this machine. Checks
+against the host (pinned CPUs exist, hugepages, firmware, virtiofsd, files
+and shared folders) are warnings, because the config may be meant for
+another machine; --host makes them errors, as plan and apply do.
+
+Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runConfigValidate(cmd.Context(), g, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.host, "host", false, "check against this host too, as errors")
+	return cmd
+}
+
+func runConfigValidate(ctx context.Context, g *globalOptions, o *configValidateOptions) error {
+	cfg, src, ps, err := loadConfigProblems(g)
+	if err != nil {
+		return err
+	}
+	if cfg != nil {
+		applyGlobalOverrides(g, cfg)
+		config.FillDefaults(cfg)
+		ps = append(ps, src.Locate(config.Validate(cfg))...)
+		ps = append(ps, hostProblems(ctx, g, o, cfg, src)...)
+	}
+	printProblems(g.stderr, ps)
+	nerr, nwarn := len(ps.Errors()), len(ps.Warnings())
+	if nerr > 0 {
+		fmt.Fprintf(g.stderr, "%s: %s, %s\n", src.Name, plural(nerr, "error"), plural(nwarn, "warning"))
+		return silentExit(1)
+	}
+	msg := fmt.Sprintf("config OK: %s", plural(len(cfg.VMs), "VM"))
+	if nwarn > 0 {
+		msg += ", " + plural(nwarn, "warning")
+	}
+	fmt.Fprintln(g.stdout, msg)
+	return nil
+}
+
+// hostProblems runs the host checks: warnings, or errors with --host.
+func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOptions, cfg *config.Config, src *config.Source) config.Problems {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	facts, err := o.probe(ctx)
+	if err != nil {
+		p := config.Problem{File: src.Name, Message: fmt.Sprintf("host checks skipped: probe host: %v", err), Severity: config.SeverityWarning}
+		if o.host {
+			p.Severity = config.SeverityError
+		}
+		return config.Problems{p}
+	}
+	ps := src.Locate(config.CheckHost(cfg, facts))
+	if o.host {
+		ps = ps.AsErrors()
+	}
+	return ps
+}
+
+type configDefaultsOptions struct {
+	output string
+}
+
+func newConfigDefaultsCmd(g *globalOptions) *cobra.Command {
+	o := &configDefaultsOptions{}
+	cmd := &cobra.Command{
+		Use:   "defaults",
+		Short: "Print the config with every default filled in",
+		Long: `Print the config file with every option that has a value, defaults
+included: those of the profile, the fixed ones, and the computed ones
+(hugepages.count, UUID and MAC address derived from the VM name). The
+output is a valid config file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.output != "yaml" && o.output != "json" {
+				return fmt.Errorf("--output %q: want yaml or json", o.output)
+			}
+			cfg, src, ps, err := loadConfigProblems(g)
+			if err != nil {
+				return err
+			}
+			if cfg != nil {
+				applyGlobalOverrides(g, cfg)
+				config.FillDefaults(cfg)
+				ps = append(ps, src.Locate(config.Validate(cfg)).Errors()...)
+			}
+			if ps.HasErrors() {
+				printProblems(g.stderr, ps)
+				return silentExit(1)
+			}
+			var out []byte
+			if o.output == "json" {
+				out, err = cfg.MarshalIndentJSON()
+			} else {
+				out, err = cfg.MarshalYAML()
+			}
+			if err != nil {
+				return fmt.Errorf("encode config: %w", err)
+			}
+			_, err = g.stdout.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "yaml", "output format: yaml or json")
+	return cmd
+}
+
+func newConfigSchemaCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of the config file (for editors)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := config.Schema()
+			if err != nil {
+				return fmt.Errorf("config schema: %w", err)
+			}
+			_, err = g.stdout.Write(b)
+			return err
+		},
+	}
+}
+
+// configPath is -f, or the first default path that exists.
+func configPath(g *globalOptions) (string, error) {
+	if g.configFile != "" {
+		return g.configFile, nil
+	}
+	for _, p := range DefaultConfigPaths {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("config file %s: %w", p, err)
+		}
+	}
+	return "", fmt.Errorf("no config file: none of %s exists; pass -f FILE", strings.Join(DefaultConfigPaths, ", "))
+}
+
+// loadConfigProblems loads the config file (-f, "-" for stdin). Problems in
+// the file come back as problems with the partial config, so callers can
+// report them with the rest; err is for a file that cannot be read.
+func loadConfigProblems(g *globalOptions) (*config.Config, *config.Source, config.Problems, error) {
+	path, err := configPath(g)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var cfg *config.Config
+	var src *config.Source
+	if path == "-" {
+		data, rerr := io.ReadAll(g.stdin)
+		if rerr != nil {
+			return nil, nil, nil, fmt.Errorf("read config from stdin: %w", rerr)
+		}
+		cfg, src, err = config.Load("<stdin>", data)
+	} else {
+		cfg, src, err = config.LoadFile(path)
+	}
+	if err != nil {
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			return nil, nil, nil, err
+		}
+		return cfg, src, ce.Problems, nil
+	}
+	return cfg, src, nil, nil
+}
+
+// applyGlobalOverrides applies flags that override the file (--connect).
+func applyGlobalOverrides(g *globalOptions, cfg *config.Config) {
+	if g.connect != "" {
+		cfg.Connect = g.connect
+	}
+}
+
+// printProblems writes one line per problem, in file order, as
+// FILE:LINE:COL: SEVERITY: PATH: MESSAGE (the form editors jump to).
+func printProblems(w io.Writer, ps config.Problems) {
+	ps = append(config.Problems(nil), ps...)
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i].Pos, ps[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	for _, p := range ps {
+		var b strings.Builder
+		if loc := p.Location(); loc != "" {
+			b.WriteString(loc + ": ")
+		}
+		b.WriteString(p.Severity.String() + ": ")
+		if p.Path != "" {
+			b.WriteString(p.Path + ": ")
+		}
+		b.WriteString(p.Message)
+		fmt.Fprintln(w, b.String())
+	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
