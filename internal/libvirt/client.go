@@ -165,6 +165,10 @@ type Client interface {
 	// ResizeVolume grows a volume to capacity bytes; smaller is ErrShrink.
 	ResizeVolume(ctx context.Context, pool, name string, capacity uint64) error
 	DeleteVolume(ctx context.Context, pool, name string) error
+	// ResizeDomainDisk grows the disk with target dev (e.g. "vda") of a
+	// running domain to bytes, through QEMU (a volume in use cannot be
+	// resized from outside).
+	ResizeDomainDisk(ctx context.Context, name, dev string, bytes uint64) error
 }
 
 // Changing reports whether a Client method changes anything in libvirt.
@@ -175,7 +179,7 @@ func Changing(method string) bool {
 		"DestroyDomain", "SetAutostart", "SetMemory",
 		"DefineDirPool", "BuildPool", "StartPool", "SetPoolAutostart",
 		"UndefinePool", "StopPool",
-		"CreateVolume", "ResizeVolume", "DeleteVolume":
+		"CreateVolume", "ResizeVolume", "DeleteVolume", "ResizeDomainDisk":
 		return true
 	}
 	return false

@@ -744,6 +744,13 @@ func (c *Conn) DeleteVolume(ctx context.Context, pool, name string) error {
 	})
 }
 
+// ResizeDomainDisk implements Client.
+func (c *Conn) ResizeDomainDisk(ctx context.Context, name, dev string, bytes uint64) error {
+	return c.domainCall(ctx, fmt.Sprintf("resize disk %s of domain", dev), name, func(d golibvirt.Domain) error {
+		return c.l.DomainBlockResize(d, dev, bytes, golibvirt.DomainBlockResizeBytes)
+	})
+}
+
 // --- helpers ---
 
 func uuidSet(ds []golibvirt.Domain) map[golibvirt.UUID]bool {

@@ -525,6 +525,25 @@ func (f *Fake) DeleteVolume(ctx context.Context, pool, name string) error {
 	return nil
 }
 
+// ResizeDomainDisk implements Client: the fake grows the volume whose
+// name is the domain's system disk (<name>.qcow2) in any pool.
+func (f *Fake) ResizeDomainDisk(ctx context.Context, name, dev string, bytes uint64) error {
+	err := f.domainChange("ResizeDomainDisk", name, fmt.Sprintf("%s %d bytes", dev, bytes), func(d *Domain) error {
+		return requireActive(d)
+	}).err
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, vols := range f.volumes {
+		if v, ok := vols[name+".qcow2"]; ok && bytes > v.Capacity {
+			v.Capacity = bytes
+		}
+	}
+	return nil
+}
+
 // result lets a fake method run a follow-up step only on success.
 type result struct{ err error }
 

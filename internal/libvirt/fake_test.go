@@ -26,6 +26,7 @@ func exerciseChanges(t *testing.T, c Client) {
 		{"SetAutostart", func() error { return c.SetAutostart(ctx, "vm1", true) }},
 		{"StartDomain", func() error { return c.StartDomain(ctx, "vm1") }},
 		{"SetMemory", func() error { return c.SetMemory(ctx, "vm1", 1024, MemoryLive) }},
+		{"ResizeDomainDisk", func() error { return c.ResizeDomainDisk(ctx, "vm1", "vda", 30) }},
 		{"ShutdownDomain", func() error { return c.ShutdownDomain(ctx, "vm1") }},
 		{"StartDomain", func() error { return c.StartDomain(ctx, "vm1") }},
 		{"DestroyDomain", func() error { return c.DestroyDomain(ctx, "vm1") }},

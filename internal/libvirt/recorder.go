@@ -121,3 +121,9 @@ func (r *Recorder) ResizeVolume(ctx context.Context, pool, name string, capacity
 func (r *Recorder) DeleteVolume(ctx context.Context, pool, name string) error {
 	return r.record("DeleteVolume", pool+"/"+name, "", func() error { return r.Client.DeleteVolume(ctx, pool, name) })
 }
+
+func (r *Recorder) ResizeDomainDisk(ctx context.Context, name, dev string, bytes uint64) error {
+	return r.record("ResizeDomainDisk", name, fmt.Sprintf("%s %d bytes", dev, bytes), func() error {
+		return r.Client.ResizeDomainDisk(ctx, name, dev, bytes)
+	})
+}
