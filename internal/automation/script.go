@@ -70,7 +70,7 @@ type Target struct {
 func (t Target) String() string {
 	var b strings.Builder
 	if t.Regex != nil {
-		fmt.Fprintf(&b, "regex %q", t.Regex.String())
+		fmt.Fprintf(&b, "regex %q", strings.TrimPrefix(t.Regex.String(), "(?i)"))
 	} else {
 		fmt.Fprintf(&b, "%q", t.Text)
 	}
