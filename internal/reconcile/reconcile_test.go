@@ -25,7 +25,9 @@ type fakeHost struct {
 
 func newFakeHost() *fakeHost { return &fakeHost{pages: map[uint64]uint64{}, MaxPages: 1 << 30} }
 
-func (h *fakeHost) Hugepages(ctx context.Context, kib uint64) (uint64, error) { return h.pages[kib], nil }
+func (h *fakeHost) Hugepages(ctx context.Context, kib uint64) (uint64, error) {
+	return h.pages[kib], nil
+}
 
 func (h *fakeHost) SetHugepages(ctx context.Context, kib, n uint64) (uint64, error) {
 	if n > h.MaxPages {
@@ -35,7 +37,9 @@ func (h *fakeHost) SetHugepages(ctx context.Context, kib, n uint64) (uint64, err
 	return n, nil
 }
 
-func (h *fakeHost) Firewall(ctx context.Context, table string) (FirewallState, error) { return h.fw, nil }
+func (h *fakeHost) Firewall(ctx context.Context, table string) (FirewallState, error) {
+	return h.fw, nil
+}
 
 var elemsRE = regexp.MustCompile(`elements = \{ ([^}]*) \}`)
 
