@@ -152,7 +152,7 @@ func TestComputedHugepageCount(t *testing.T) {
 		{"profile: always-on\nhugepages: {size: 1G}\nvms:\n  a: {memory: 16G}\n  b: {memory: 1536M}\n", 18},
 		{"profile: always-on\nvms:\n  a: {memory: 3M}\n  b: {memory: 3M}\n", 4},
 		{"profile: always-on\nhugepages: {count: 100}\nvms:\n  a: {memory: 16G}\n", 100}, // explicit wins
-		{"profile: occasional\nvms:\n  a: {memory: 16G}\n", 0},                         // hugepages off
+		{"profile: occasional\nvms:\n  a: {memory: 16G}\n", 0},                           // hugepages off
 		{"profile: always-on\nenable: false\nvms:\n  a: {memory: 16G}\n", 0},
 	}
 	for _, tt := range tests {

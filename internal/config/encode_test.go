@@ -137,8 +137,8 @@ func TestSchemaDescribesEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s struct {
-		Properties  map[string]map[string]any `json:"properties"`
-		Defs        map[string]struct {
+		Properties map[string]map[string]any `json:"properties"`
+		Defs       map[string]struct {
 			Properties           map[string]map[string]any `json:"properties"`
 			AdditionalProperties *bool                     `json:"additionalProperties"`
 		} `json:"$defs"`

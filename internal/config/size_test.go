@@ -18,15 +18,15 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"16Q":          `invalid size "16Q"`,
-		"16":           `invalid size "16": missing unit`,
-		"16GB":         `"GB" is a decimal unit; use G or GiB`,
-		"16g":          `unit "g" must be upper case (G)`,
-		"":             `invalid size ""`,
-		"G":            `invalid size "G"`,
-		"1.5G":         `invalid size "1.5G"`,
-		"-1G":          `invalid size "-1G"`,
-		"99999999999T": `invalid size "99999999999T": too large`,
+		"16Q":                      `invalid size "16Q"`,
+		"16":                       `invalid size "16": missing unit`,
+		"16GB":                     `"GB" is a decimal unit; use G or GiB`,
+		"16g":                      `unit "g" must be upper case (G)`,
+		"":                         `invalid size ""`,
+		"G":                        `invalid size "G"`,
+		"1.5G":                     `invalid size "1.5G"`,
+		"-1G":                      `invalid size "-1G"`,
+		"99999999999T":             `invalid size "99999999999T": too large`,
 		"99999999999999999999999G": `number too large`,
 	}
 	for in, want := range bad {
@@ -66,16 +66,16 @@ func TestParseCPUSet(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":       `invalid CPU set "": empty`,
-		"3-1":    `range "3-1" runs backwards`,
-		"a":      `"a" is not a CPU number`,
-		"1,,2":   `missing CPU number`,
-		"-1":     `missing CPU number`,
-		"0-":     `missing CPU number`,
-		"^3":     `selects no CPU`,
+		"":         `invalid CPU set "": empty`,
+		"3-1":      `range "3-1" runs backwards`,
+		"a":        `"a" is not a CPU number`,
+		"1,,2":     `missing CPU number`,
+		"-1":       `missing CPU number`,
+		"0-":       `missing CPU number`,
+		"^3":       `selects no CPU`,
 		"0-3,^1-2": `^ excludes a single CPU`,
-		"99999":  `CPU 99999 is beyond 8191`,
-		"0-3x":   `"3x" is not a CPU number`,
+		"99999":    `CPU 99999 is beyond 8191`,
+		"0-3x":     `"3x" is not a CPU number`,
 	}
 	for in, want := range bad {
 		_, err := ParseCPUSet(in)
