@@ -6,8 +6,8 @@ import (
 )
 
 // The golden cases: one per option, osType, display, accelerator, network
-// mode and pinning form. Each builds a fully defaulted config (every
-// pointer set, as config.FillDefaults leaves it) and names the VM to render.
+// mode and pinning form. Each sets only what it is about and lets
+// config.FillDefaults complete the config, as every caller of Render does.
 
 func ptr[T any](v T) *T { return &v }
 
@@ -35,43 +35,11 @@ func deskHost() *hostfacts.Facts {
 	return f
 }
 
-// defaultVM is a VM after FillDefaults with profile occasional.
-func defaultVM() *config.VM {
-	return &config.VM{
-		Enable:      ptr(true),
-		Memory:      "4G",
-		VCPUs:       2,
-		DiskSize:    "64G",
-		StoragePool: "default",
-		Disk:        config.Disk{Bus: "virtio"},
-		Display:     config.DisplaySpice,
-		Graphics:    config.Graphics{Listen: "127.0.0.1"},
-		OSType:      config.OSLinux,
-		Accelerator: config.AcceleratorKVM,
-		Firmware:    config.FirmwareUEFI,
-		AutoStart:   ptr(false),
-		Memballoon: config.Memballoon{
-			Enable:            ptr(true),
-			Autodeflate:       ptr(true),
-			FreePageReporting: ptr(true),
-			StatsInterval:     ptr(5),
-		},
-		Network: "default",
-	}
-}
+// newVM is a VM that sets nothing; config.FillDefaults completes it.
+func newVM() *config.VM { return &config.VM{} }
 
-func defaultConfig(vms map[string]*config.VM) *config.Config {
-	return &config.Config{
-		Enable:             ptr(true),
-		Profile:            config.ProfileOccasional,
-		Connect:            "qemu:///system",
-		Accelerator:        config.AcceleratorKVM,
-		Hugepages:          config.Hugepages{Enable: ptr(false), Size: "2M", OnDemand: ptr(false)},
-		FirewallPorts:      config.FirewallPorts{Spice: ptr(false), VNC: ptr(false)},
-		DefaultStoragePool: "default",
-		DefaultStoragePath: "/var/lib/libvirt/images",
-		VMs:                vms,
-	}
+func newConfig(vms map[string]*config.VM) *config.Config {
+	return &config.Config{VMs: vms}
 }
 
 type goldenCase struct {
@@ -86,14 +54,15 @@ type goldenCase struct {
 // one makes a case of a single VM, the defaults changed by edit.
 func one(name string, kvmOnly bool, edit func(c *config.Config, vm *config.VM)) goldenCase {
 	return goldenCase{name: name, kvmOnly: kvmOnly, build: func() (*config.Config, *hostfacts.Facts) {
-		vm := defaultVM()
+		vm := newVM()
 		if !kvmOnly {
 			vm.Accelerator = config.AcceleratorTCG
 		}
-		c := defaultConfig(map[string]*config.VM{name: vm})
+		c := newConfig(map[string]*config.VM{name: vm})
 		if edit != nil {
 			edit(c, vm)
 		}
+		config.FillDefaults(c)
 		return c, deskHost()
 	}}
 }
@@ -113,17 +82,15 @@ func goldenCases() []goldenCase {
 		}),
 		one("macos-kvm", true, func(c *config.Config, vm *config.VM) {
 			vm.OSType = config.OSMacOS
-			vm.Disk.Bus = "sata"
-			vm.VCPUs = 4
+			vm.VCPUs = 4 // disk bus defaults to sata for macos
 		}),
 		one("macos-tcg", false, func(c *config.Config, vm *config.VM) {
 			vm.OSType = config.OSMacOS
-			vm.Disk.Bus = "sata"
 			vm.ExtraQemuArgs = []string{"-global", "isa-applesmc.osk=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 		}),
 		one("display-vnc", false, func(c *config.Config, vm *config.VM) {
 			vm.Display = config.DisplayVNC
-			vm.Graphics.Port = 5911
+			vm.Graphics = config.Graphics{Port: 5911}
 		}),
 		one("display-vnc-password", false, func(c *config.Config, vm *config.VM) {
 			vm.Display = config.DisplayVNC
@@ -164,7 +131,7 @@ func goldenCases() []goldenCase {
 			vm.IOThreads = 1
 			vm.IOThreadPin = "0,8"
 			// Another VM holds cores 1 and 2 by list: auto must avoid them.
-			other := defaultVM()
+			other := newVM()
 			other.Accelerator = config.AcceleratorTCG
 			other.CPUPinning = config.CPUPinning{Sets: []string{"1", "2", "9", "10"}}
 			other.VCPUs = 4
@@ -173,31 +140,28 @@ func goldenCases() []goldenCase {
 		one("iothreads-scsi", false, func(c *config.Config, vm *config.VM) {
 			vm.IOThreads = 2
 			vm.IOThreadPin = "2-3"
-			vm.Disk.Bus = "scsi"
+			vm.Disk = config.Disk{Bus: "scsi"}
 		}),
 		one("iothreads-virtio", false, func(c *config.Config, vm *config.VM) {
 			vm.IOThreads = 1
 		}),
 		one("hugepages-2m", false, func(c *config.Config, vm *config.VM) {
 			c.Profile = config.ProfileAlwaysOn
-			c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "2M", Count: 0, OnDemand: ptr(false)}
-			vm.AutoStart = ptr(true)
-			vm.Memballoon.Autodeflate, vm.Memballoon.FreePageReporting = ptr(false), ptr(false)
+			c.Profile = config.ProfileAlwaysOn // hugepages on, balloon extras off
 		}),
 		one("hugepages-1g", false, func(c *config.Config, vm *config.VM) {
 			c.Profile = config.ProfileAlwaysOn
-			c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "1G", Count: 4, OnDemand: ptr(false)}
-			vm.Memballoon.Autodeflate, vm.Memballoon.FreePageReporting = ptr(false), ptr(false)
+			c.Hugepages = config.Hugepages{Size: "1G", Count: 4}
 		}),
 		one("virtiofs", false, func(c *config.Config, vm *config.VM) {
 			vm.SharedFolders = map[string]string{"projects": "/home/user/projects", "downloads": "/home/user/Downloads"}
 		}),
 		one("virtiofs-hugepages", false, func(c *config.Config, vm *config.VM) {
-			c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "2M", OnDemand: ptr(false)}
+			c.Hugepages = config.Hugepages{Enable: ptr(true)}
 			vm.SharedFolders = map[string]string{"projects": "/home/user/projects"}
 		}),
 		one("memballoon-off", false, func(c *config.Config, vm *config.VM) {
-			vm.Memballoon = config.Memballoon{Enable: ptr(false), Autodeflate: ptr(true), FreePageReporting: ptr(true), StatsInterval: ptr(5)}
+			vm.Memballoon = config.Memballoon{Enable: ptr(false)}
 		}),
 		one("memballoon-nostats", false, func(c *config.Config, vm *config.VM) {
 			vm.Memballoon = config.Memballoon{Enable: ptr(true), Autodeflate: ptr(false), FreePageReporting: ptr(false), StatsInterval: ptr(0)}
@@ -253,12 +217,14 @@ func goldenCases() []goldenCase {
 		// Rendered on a machine that knows nothing of the VM host:
 		// libvirt picks the firmware, auto pinning floats.
 		{name: "unknown-host", build: func() (*config.Config, *hostfacts.Facts) {
-			vm := defaultVM()
+			vm := newVM()
 			vm.Accelerator = config.AcceleratorTCG
 			vm.SecureBoot = true
 			vm.CPUPinning = config.CPUPinning{Auto: true}
 			vm.SharedFolders = map[string]string{"home": "/home"}
-			return defaultConfig(map[string]*config.VM{"unknown-host": vm}), nil
+			c := newConfig(map[string]*config.VM{"unknown-host": vm})
+			config.FillDefaults(c)
+			return c, nil
 		}},
 	}
 	// Passwords come from graphics.passwordFile through an option (the

@@ -3,8 +3,6 @@ package domainxml
 import (
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
@@ -17,31 +15,9 @@ type pinning struct {
 	threads int // threads per core for the guest topology
 }
 
-// parseCPUSet reads "0-3,8,10-11".
-func parseCPUSet(s string) ([]int, error) {
-	return hostfacts.ParseCPUList(s)
-}
+func parseCPUSet(s string) ([]int, error) { return config.ParseCPUSet(s) }
 
-// formatCPUSet writes a sorted CPU list in libvirt's compact form.
-func formatCPUSet(cpus []int) string {
-	var b strings.Builder
-	for i := 0; i < len(cpus); {
-		j := i
-		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(cpus[i]))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(cpus[j]))
-		}
-		i = j + 1
-	}
-	return b.String()
-}
+func formatCPUSet(cpus []int) string { return config.FormatCPUSet(cpus) }
 
 // vmPinning works out where each vCPU of VM name runs.
 func vmPinning(c *config.Config, name string, vm *config.VM, f *hostfacts.Facts) (pinning, error) {
@@ -138,7 +114,7 @@ func autoPinning(c *config.Config, name string, f *hostfacts.Facts) pinning {
 	taken := map[int]bool{} // host CPU -> claimed by some VM
 	names := make([]string, 0, len(c.VMs))
 	for n, vm := range c.VMs {
-		if vm == nil || !enabled(vm.Enable) {
+		if vm == nil || !vm.Enabled() {
 			continue
 		}
 		names = append(names, n)
@@ -222,5 +198,3 @@ func allocate(cores []hostCore, taken map[int]bool, vcpus int) pinning {
 	}
 	return p
 }
-
-func enabled(b *bool) bool { return b == nil || *b }

@@ -4,8 +4,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/deskvm/deskvm/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -30,35 +32,67 @@ func TestGolden(t *testing.T) {
 			if err != nil || again != got {
 				t.Fatalf("second render differs (err %v)", err)
 			}
-			p := goldenPath(gc.name)
-			if *update {
-				if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			compareGolden(t, gc.name, got)
+		})
+	}
+	for _, ex := range examples {
+		c := loadExample(t, ex)
+		for _, vm := range c.EnabledVMs() {
+			name := "example-" + strings.TrimSuffix(filepath.Base(ex), ".yaml") + "-" + vm
+			seen[name] = true
+			t.Run(name, func(t *testing.T) {
+				got, err := RenderXML(c, vm, deskHost())
+				if err != nil {
 					t.Fatal(err)
 				}
-				return
-			}
-			want, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if d := cmp.Diff(string(want), got); d != "" {
-				t.Errorf("%s differs (-want +got), go test -update rewrites it:\n%s", p, d)
-			}
-		})
+				compareGolden(t, name, got)
+			})
+		}
 	}
 	// No stale goldens left behind by a renamed case.
 	files, _ := filepath.Glob("testdata/*.golden")
 	for _, f := range files {
-		name := filepath.Base(f)
-		name = name[:len(name)-len(".golden")]
-		if !seen[name] && !yamlCase(name) {
+		name := strings.TrimSuffix(filepath.Base(f), ".golden")
+		if !seen[name] {
 			t.Errorf("%s has no case", f)
 		}
 	}
 }
 
-// yamlCase reports whether a golden belongs to a YAML example case.
-func yamlCase(name string) bool {
-	_, err := os.Stat(filepath.Join("testdata", name+".yaml"))
-	return err == nil
+// examples are the configs shipped in examples/; every enabled VM of
+// each must load, validate and render.
+var examples = []string{"../../examples/desktop.yaml", "../../examples/demo.yaml"}
+
+func loadExample(t *testing.T, path string) *config.Config {
+	t.Helper()
+	c, _, err := config.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config.FillDefaults(c)
+	if err := config.Validate(c).Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(c.EnabledVMs()) == 0 {
+		t.Fatalf("%s: no enabled VM", path)
+	}
+	return c
+}
+
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	p := goldenPath(name)
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-want +got), go test -update rewrites it:\n%s", p, d)
+	}
 }

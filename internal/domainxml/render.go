@@ -6,7 +6,6 @@
 package domainxml
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"path"
 	"sort"
@@ -129,21 +128,21 @@ func (r *renderer) domain() (*libvirtxml.Domain, error) {
 	if vm.VCPUs < 1 {
 		return nil, fmt.Errorf("%s: %d vcpus, need at least 1", r.field("vcpus"), vm.VCPUs)
 	}
-	mem, err := parseSize(vm.Memory)
+	mem, err := config.ParseSize(vm.Memory)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.field("memory"), err)
 	}
 	cur := mem
 	if vm.CurrentMemory != "" {
-		if cur, err = parseSize(vm.CurrentMemory); err != nil {
+		if cur, err = config.ParseSize(vm.CurrentMemory); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.field("currentMemory"), err)
 		}
 	}
 	id := vm.UUID
 	if id == "" {
-		id = uuidFor(r.name)
+		id = config.UUIDFor(r.name)
 	}
-	md, err := Metadata{ManagedBy: ManagedBy, ConfigHash: configHash(vm, r.c)}.innerXML()
+	md, err := Metadata{ManagedBy: ManagedBy, ConfigHash: config.Hash(vm, r.c)}.innerXML()
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +198,7 @@ func (r *renderer) memoryBacking() error {
 		if size == "" {
 			size = "2M"
 		}
-		b, err := parseSize(size)
+		b, err := config.ParseSize(size)
 		if err != nil {
 			return fmt.Errorf("hugepages.size: %w", err)
 		}
@@ -511,14 +510,6 @@ func (r *renderer) filesystems() error {
 	return nil
 }
 
-// MACFor is the MAC address of VM name when macAddress is unset: fixed
-// per name (in QEMU's 52:54:00 prefix) so a redefinition keeps the
-// guest's DHCP lease and network identity.
-func MACFor(name string) string {
-	sum := sha256.Sum256([]byte("deskvm:mac:" + name))
-	return fmt.Sprintf("52:54:00:%02x:%02x:%02x", sum[0], sum[1], sum[2])
-}
-
 func (r *renderer) nicModel() string {
 	switch r.osType() {
 	case config.OSMacOS:
@@ -533,7 +524,7 @@ func (r *renderer) network() error {
 	vm := r.vm
 	mac := strings.ToLower(vm.MACAddress)
 	if mac == "" {
-		mac = MACFor(r.name)
+		mac = config.MACFor(r.name)
 	}
 	iface := libvirtxml.DomainInterface{
 		MAC:   &libvirtxml.DomainInterfaceMAC{Address: mac},
@@ -609,26 +600,6 @@ func (r *renderer) consoles() error {
 		Target: &libvirtxml.DomainChannelTarget{VirtIO: &libvirtxml.DomainChannelTargetVirtIO{Name: "org.qemu.guest_agent.0"}},
 	})
 	return nil
-}
-
-// LookingGlassSizeMiB is the IVSHMEM size Looking Glass needs for a
-// width x height guest: two 32-bit frames plus 10 MiB, rounded up to a
-// power of two (the formula in Looking Glass's installation guide).
-func LookingGlassSizeMiB(width, height int) uint {
-	if width <= 0 {
-		width = 1920
-	}
-	if height <= 0 {
-		height = 1080
-	}
-	bytes := uint64(width) * uint64(height) * 4 * 2
-	mib := (bytes + (1<<20 - 1)) >> 20
-	mib += 10
-	size := uint64(1)
-	for size < mib {
-		size <<= 1
-	}
-	return uint(size)
 }
 
 func (r *renderer) listen() string {
@@ -707,7 +678,12 @@ func (r *renderer) graphics() error {
 		video("vga")
 		size := uint(r.vm.LookingGlass.SharedMemoryMB)
 		if size == 0 {
-			size = LookingGlassSizeMiB(r.vm.LookingGlass.Width, r.vm.LookingGlass.Height)
+			// FillDefaults computes it; this covers an undefaulted config.
+			w, h := r.vm.LookingGlass.Width, r.vm.LookingGlass.Height
+			if w == 0 || h == 0 {
+				w, h = config.DefaultLookingGlassWidth, config.DefaultLookingGlassHeight
+			}
+			size = uint(config.LookingGlassMemoryMB(w, h))
 		}
 		dev.Shmems = append(dev.Shmems, libvirtxml.DomainShmem{
 			Name:  LookingGlassShmem,
@@ -789,35 +765,18 @@ func onOff(b *bool) string {
 
 func (r *renderer) hostdevs() error {
 	for i, a := range r.vm.PCIDevices {
-		addr, err := parsePCIAddress(a)
+		pa, err := config.ParsePCIAddress(a)
 		if err != nil {
 			return fmt.Errorf("%s[%d]: %w", r.field("pciDevices"), i, err)
 		}
+		dom, bus, slot, fn := uint(pa.Domain), uint(pa.Bus), uint(pa.Slot), uint(pa.Function)
+		addr := &libvirtxml.DomainAddressPCI{Domain: &dom, Bus: &bus, Slot: &slot, Function: &fn}
 		r.d.Devices.Hostdevs = append(r.d.Devices.Hostdevs, libvirtxml.DomainHostdev{
 			Managed:   "yes",
 			SubsysPCI: &libvirtxml.DomainHostdevSubsysPCI{Source: &libvirtxml.DomainHostdevSubsysPCISource{Address: addr}},
 		})
 	}
 	return nil
-}
-
-// parsePCIAddress reads "0000:01:00.0" or "01:00.0" (hex).
-func parsePCIAddress(s string) (*libvirtxml.DomainAddressPCI, error) {
-	var dom, bus, slot, fn uint
-	parts := strings.Split(s, ":")
-	var err error
-	switch len(parts) {
-	case 2:
-		_, err = fmt.Sscanf(s, "%x:%x.%x", &bus, &slot, &fn)
-	case 3:
-		_, err = fmt.Sscanf(s, "%x:%x:%x.%x", &dom, &bus, &slot, &fn)
-	default:
-		err = fmt.Errorf("want DDDD:BB:SS.F")
-	}
-	if err != nil || dom > 0xffff || bus > 0xff || slot > 0x1f || fn > 7 {
-		return nil, fmt.Errorf("bad PCI address %q (want DDDD:BB:SS.F, e.g. 0000:01:00.0)", s)
-	}
-	return &libvirtxml.DomainAddressPCI{Domain: &dom, Bus: &bus, Slot: &slot, Function: &fn}, nil
 }
 
 func (r *renderer) extraDevices() error {
