@@ -170,6 +170,10 @@ type PlanOptions struct {
 	GraphicsPasswords map[string]string
 	// FirewallTable is the nftables table (default DefaultFirewallTable).
 	FirewallTable string
+	// DomainPrefix, when set, limits deskvm to domains whose names start
+	// with it; all others are treated as absent. It lets several configs
+	// (or test runs) share one libvirtd without removing each other's VMs.
+	DomainPrefix string
 }
 
 // PlanError is a problem that stops the whole plan: host checks that
@@ -197,6 +201,16 @@ func MakePlan(desired *config.Config, facts *hostfacts.Facts, obs *Observed, opt
 	}
 	if opts.FirewallTable == "" {
 		opts.FirewallTable = DefaultFirewallTable
+	}
+	if opts.DomainPrefix != "" {
+		scoped := *obs
+		scoped.Domains = nil
+		for _, d := range obs.Domains {
+			if strings.HasPrefix(d.Name, opts.DomainPrefix) {
+				scoped.Domains = append(scoped.Domains, d)
+			}
+		}
+		obs = &scoped
 	}
 	p := &planner{c: desired, f: facts, obs: obs, opts: opts, plan: &Plan{VMs: []VMPlan{}, Actions: []Action{}}}
 	p.hostChecks()
