@@ -214,6 +214,20 @@ func goldenCases() []goldenCase {
 		one("extra-qemu-args", false, func(c *config.Config, vm *config.VM) {
 			vm.ExtraQemuArgs = []string{"-fw_cfg", "name=opt/deskvm/hello,string=world"}
 		}),
+		// Most options at once; the integration test starts it, so QEMU
+		// itself checks that they work together under TCG.
+		one("combined-tcg", false, func(c *config.Config, vm *config.VM) {
+			vm.OSType = config.OSWindows
+			vm.TPM, vm.SecureBoot = true, true
+			vm.Display = config.DisplayLookingGlass
+			vm.SharedFolders = map[string]string{"share": "/srv/share"}
+			vm.Network = "user"
+			vm.PortForwards = []config.PortForward{{Host: 3389, Guest: 3389}}
+			vm.IOThreads = 1
+			vm.CDROMs = []string{"/srv/iso/win11.iso"}
+			vm.ExtraDevices = `<watchdog model="i6300esb" action="reset"/>`
+			vm.ExtraQemuArgs = []string{"-fw_cfg", "name=opt/deskvm/combined,string=1"}
+		}),
 		// Rendered on a machine that knows nothing of the VM host:
 		// libvirt picks the firmware, auto pinning floats.
 		{name: "unknown-host", build: func() (*config.Config, *hostfacts.Facts) {
