@@ -25,6 +25,7 @@ type Tesseract struct {
 	// canvasWidth bounds composed canvases (wide canvases keep the number
 	// of shelves, and so Tesseract's line finding, small).
 	canvasWidth int
+	maxScale    int // 0: no limit
 	// dump, when set (tests), receives every canvas before it is read.
 	dump func(*image.Gray)
 }
@@ -63,6 +64,9 @@ func (t *Tesseract) pieces(ink *image.Gray, boxes []image.Rectangle) []piece {
 	var h maphash.Hash
 	for i, b := range boxes {
 		s := scaleFor(b.Dy())
+		if t.maxScale > 0 && s > t.maxScale {
+			s = t.maxScale
+		}
 		h.SetSeed(hashSeed)
 		var hdr [3]byte
 		hdr[0], hdr[1], hdr[2] = byte(s), byte(b.Dx()), byte(b.Dx()>>8)

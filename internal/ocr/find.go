@@ -212,24 +212,46 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 	}
 	budget := (15*total + 99) / 100
 	var out []Match
-	for i := 0; i+len(qw) <= len(lw); i++ {
-		edits := 0
-		ok := true
-		for j, want := range qw {
-			d := wordDistance(want, lw[i+j], q.Fuzzy)
-			if d < 0 {
-				ok = false
-				break
-			}
-			edits += d
-		}
-		if !ok || (edits > 0 && edits > budget) {
+	for i := 0; i < len(lw); i++ {
+		end, edits := matchFrom(qw, lw, i, q.Fuzzy)
+		if end < 0 || edits > 0 && edits > budget {
 			continue
 		}
-		out = append(out, newMatch(li, lws[i:i+len(qw)], 1-float64(edits)/float64(total)))
-		i += len(qw) - 1
+		out = append(out, newMatch(li, lws[i:end], 1-float64(edits)/float64(total)))
+		i = end - 1
 	}
 	return out
+}
+
+// matchFrom matches all query words against line words from index i on
+// and returns the end index and the number of slips, or -1. One line word
+// may stand for up to three query words run together ("GoBack" for
+// "Go Back"), a slip OCR makes when word spacing is tight; the reverse
+// (one query word split over line words) is not allowed, so "Hostname"
+// does not match "host name".
+func matchFrom(qw, lw []string, i int, fuzzy bool) (int, int) {
+	if len(qw) == 0 {
+		return i, 0
+	}
+	if i >= len(lw) {
+		return -1, 0
+	}
+	best, bestEdits := -1, 0
+	for k := 1; k <= 3 && k <= len(qw); k++ {
+		want := strings.Join(qw[:k], "")
+		d := wordDistance(want, lw[i], fuzzy)
+		if d < 0 {
+			continue
+		}
+		end, e := matchFrom(qw[k:], lw, i+1, fuzzy)
+		if end < 0 {
+			continue
+		}
+		if best < 0 || d+e < bestEdits {
+			best, bestEdits = end, d+e
+		}
+	}
+	return best, bestEdits
 }
 
 // wordDistance is the number of slips between a query word and a

@@ -85,12 +85,13 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 		row := src.Pix[ry*src.Stride : ry*src.Stride+4*w]
 		out := dst.Pix[ry*dst.Stride : ry*dst.Stride+w]
 		rr := runs[ry*w : (ry+1)*w]
-		var left *[3]uint8
+		var left, right [3]uint8
+		hasLeft := false
 		for x := 0; x < w; {
 			if rr[x] != 0 {
 				c := unpack(rr[x])
 				out[x] = inkValue(row[4*x:4*x+3], c)
-				left = &c
+				left, hasLeft = c, true
 				x++
 				continue
 			}
@@ -99,14 +100,13 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 			for x1 < w && rr[x1] == 0 {
 				x1++
 			}
-			var right *[3]uint8
-			if x1 < w {
-				c := unpack(rr[x1])
-				right = &c
+			hasRight := x1 < w
+			if hasRight {
+				right = unpack(rr[x1])
 			}
 			bg, ok := surroundingBackground(runs, w, h, ry, x, x1)
 			if !ok {
-				bg = gapBackground(row[4*x:4*x1], left, right)
+				bg = gapBackground(row[4*x:4*x1], left, right, hasLeft, hasRight)
 			}
 			for k := x; k < x1; k++ {
 				out[k] = inkValue(row[4*k:4*k+3], bg)
@@ -170,28 +170,28 @@ func surroundingBackground(runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool)
 }
 
 // gapBackground picks the background of a gap between two long runs.
-func gapBackground(px []uint8, left, right *[3]uint8) [3]uint8 {
+func gapBackground(px []uint8, left, right [3]uint8, hasLeft, hasRight bool) [3]uint8 {
 	switch {
-	case left != nil && right != nil:
-		if *left == *right {
-			return *left
+	case hasLeft && hasRight:
+		if left == right {
+			return left
 		}
 		nl, nr := 0, 0
 		for i := 0; i+2 < len(px); i += 4 {
-			if near(px[i:i+3], *left) {
+			if near(px[i:i+3], left) {
 				nl++
-			} else if near(px[i:i+3], *right) {
+			} else if near(px[i:i+3], right) {
 				nr++
 			}
 		}
 		if nr > nl {
-			return *right
+			return right
 		}
-		return *left
-	case left != nil:
-		return *left
-	case right != nil:
-		return *right
+		return left
+	case hasLeft:
+		return left
+	case hasRight:
+		return right
 	}
 	// No long run in the whole row: take the commonest exact colour of a
 	// few candidates (the row is short or all text).
@@ -251,156 +251,148 @@ func inkValue(p []uint8, bg [3]uint8) uint8 {
 	return uint8(255 - d)
 }
 
-// eraseLines whitens long straight ink runs inside r (rows and columns).
-func eraseLines(g *image.Gray, r image.Rectangle) {
+// cleanInk whitens what is ink but not text inside r: long straight
+// lines (frames, underlines, scroll bars), thin vertical lines (sides of
+// buttons), dotted lines (focus rectangles) and solid blocks (cursors).
+func cleanInk(g *image.Gray, r image.Rectangle) {
 	r = r.Intersect(g.Rect)
-	// Mark first, erase after, so a frame corner is found by both passes.
 	w, h := r.Dx(), r.Dy()
 	if w <= 0 || h <= 0 {
 		return
 	}
+	pix := func(x, y int) []uint8 {
+		off := (y+r.Min.Y-g.Rect.Min.Y)*g.Stride + (r.Min.X - g.Rect.Min.X) + x
+		return g.Pix[off : off+w-x]
+	}
+	// hlen: length of the horizontal ink run through each ink pixel
+	// (capped at 255); 0 for background.
+	hlen := make([]uint8, w*h)
 	kill := make([]bool, w*h)
-	at := func(x, y int) bool { return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < inkCutoff }
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; {
-			if !at(x, y) {
+	solidCol := make([]uint8, w)
+	for y := 0; y < h; y++ {
+		row := pix(0, y)
+		hl := hlen[y*w : (y+1)*w]
+		kl := kill[y*w : (y+1)*w]
+		for x := 0; x < w; {
+			if row[x] >= inkCutoff {
 				x++
 				continue
 			}
 			x1 := x + 1
-			for x1 < r.Max.X && at(x1, y) {
+			for x1 < w && row[x1] < inkCutoff {
 				x1++
 			}
-			if x1-x >= maxInkRunH {
+			n := x1 - x
+			v := uint8(min(n, 255))
+			for k := x; k < x1; k++ {
+				hl[k] = v
+			}
+			if n >= maxInkRunH {
 				for k := x; k < x1; k++ {
-					kill[(y-r.Min.Y)*w+k-r.Min.X] = true
+					kl[k] = true
 				}
 			}
 			x = x1
 		}
-	}
-	for x := r.Min.X; x < r.Max.X; x++ {
-		for y := r.Min.Y; y < r.Max.Y; {
-			if !at(x, y) {
-				y++
-				continue
-			}
-			y1 := y + 1
-			for y1 < r.Max.Y && at(x, y1) {
-				y1++
-			}
-			if y1-y >= maxInkRunV || y1-y >= maxThinRunV && thinColumn(g, x, y, y1, r) {
-				for k := y; k < y1; k++ {
-					kill[(k-r.Min.Y)*w+x-r.Min.X] = true
+		// Horizontal dotted lines: isolated pixels two apart.
+		start, dots := -1, 0
+		flush := func() {
+			if dots >= maxInkRunH/2 {
+				for k := 0; k < dots; k++ {
+					kl[start+2*k] = true
 				}
 			}
-			y = y1
+			start, dots = -1, 0
 		}
-	}
-	// Dotted lines (focus rectangles): single ink pixels every other
-	// pixel, horizontally or vertically.
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		markDotted(w, func(i int) bool { return at(r.Min.X+i, y) }, func(i int) { kill[(y-r.Min.Y)*w+i] = true }, maxInkRunH/2)
-	}
-	for x := r.Min.X; x < r.Max.X; x++ {
-		markDotted(h, func(i int) bool { return at(x, r.Min.Y+i) }, func(i int) { kill[i*w+x-r.Min.X] = true }, maxThinRunV/2)
-	}
-	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			if kill[y*w+x] {
-				g.Pix[(y+r.Min.Y-g.Rect.Min.Y)*g.Stride+(x+r.Min.X-g.Rect.Min.X)] = 255
+			if hl[x] != 1 {
+				if hl[x] > 1 {
+					flush()
+				}
+				continue
 			}
-		}
-	}
-}
-
-// markDotted marks runs of at least minDots isolated ink pixels spaced
-// two apart along a line of n pixels.
-func markDotted(n int, ink func(int) bool, mark func(int), minDots int) {
-	start, dots := -1, 0
-	flush := func() {
-		if dots >= minDots {
-			for k := 0; k < dots; k++ {
-				mark(start + 2*k)
+			if dots > 0 && x == start+2*dots {
+				dots++
+				continue
 			}
-		}
-		start, dots = -1, 0
-	}
-	for i := 0; i < n; i++ {
-		if !ink(i) {
-			continue
-		}
-		isolated := (i == 0 || !ink(i-1)) && (i+1 >= n || !ink(i+1))
-		if !isolated {
 			flush()
-			continue
-		}
-		if dots > 0 && i == start+2*dots {
-			dots++
-			continue
+			start, dots = x, 1
 		}
 		flush()
-		start, dots = i, 1
-	}
-	flush()
-}
-
-// thinColumn reports whether the ink of column x in rows [y0,y1) is a
-// line at most 2 px wide in most rows.
-func thinColumn(g *image.Gray, x, y0, y1 int, r image.Rectangle) bool {
-	thin := 0
-	for y := y0; y < y1; y++ {
-		w := 1
-		for k := x - 1; k >= r.Min.X && k >= x-3 && g.Pix[(y-g.Rect.Min.Y)*g.Stride+(k-g.Rect.Min.X)] < inkCutoff; k-- {
-			w++
-		}
-		for k := x + 1; k < r.Max.X && k <= x+3 && g.Pix[(y-g.Rect.Min.Y)*g.Stride+(k-g.Rect.Min.X)] < inkCutoff; k++ {
-			w++
-		}
-		if w <= 2 {
-			thin++
-		}
-	}
-	return thin*10 >= (y1-y0)*8
-}
-
-// eraseSolid whitens every solidBlock×solidBlock square that is all ink.
-func eraseSolid(g *image.Gray, r image.Rectangle) {
-	r = r.Intersect(g.Rect)
-	w, h := r.Dx(), r.Dy()
-	if w < solidBlock || h < solidBlock {
-		return
-	}
-	// col[x] counts consecutive ink pixels ending at the current row.
-	col := make([]int, w)
-	kill := make([]bool, w*h)
-	for y := 0; y < h; y++ {
-		row := g.Pix[(y+r.Min.Y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):]
+		// Solid blocks: solidCol counts dark pixels above, inclusive.
 		run := 0
 		for x := 0; x < w; x++ {
 			if row[x] < solidDark {
-				col[x]++
+				if solidCol[x] < 255 {
+					solidCol[x]++
+				}
 			} else {
-				col[x] = 0
+				solidCol[x] = 0
 			}
-			if col[x] >= solidBlock {
+			if solidCol[x] >= solidBlock {
 				run++
 			} else {
 				run = 0
 			}
 			if run >= solidBlock {
 				for yy := y - solidBlock + 1; yy <= y; yy++ {
+					kr := kill[yy*w:]
 					for xx := x - solidBlock + 1; xx <= x; xx++ {
-						kill[yy*w+xx] = true
+						kr[xx] = true
 					}
 				}
 			}
 		}
 	}
+	// Vertical runs, column by column over the hlen map (cheap to scan).
+	for x := 0; x < w; x++ {
+		for y := 0; y < h; {
+			if hlen[y*w+x] == 0 {
+				y++
+				continue
+			}
+			y1, thin := y, 0
+			for y1 < h && hlen[y1*w+x] != 0 {
+				if hlen[y1*w+x] <= 2 {
+					thin++
+				}
+				y1++
+			}
+			n := y1 - y
+			if n >= maxInkRunV || n >= maxThinRunV && thin*10 >= n*8 {
+				for k := y; k < y1; k++ {
+					kill[k*w+x] = true
+				}
+			}
+			y = y1
+		}
+		// Vertical dotted lines.
+		start, dots := -1, 0
+		for y := 0; y <= h; y++ {
+			isolated := y < h && hlen[y*w+x] != 0 && (y == 0 || hlen[(y-1)*w+x] == 0) && (y+1 >= h || hlen[(y+1)*w+x] == 0)
+			if isolated && dots > 0 && y == start+2*dots {
+				dots++
+				continue
+			}
+			if isolated || y == h || hlen[y*w+x] != 0 {
+				if dots >= maxThinRunV/2 {
+					for k := 0; k < dots; k++ {
+						kill[(start+2*k)*w+x] = true
+					}
+				}
+				start, dots = -1, 0
+				if isolated {
+					start, dots = y, 1
+				}
+			}
+		}
+	}
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if kill[y*w+x] {
-				g.Pix[(y+r.Min.Y-g.Rect.Min.Y)*g.Stride+(x+r.Min.X-g.Rect.Min.X)] = 255
+		row := pix(0, y)
+		kl := kill[y*w : (y+1)*w]
+		for x, k := range kl {
+			if k {
+				row[x] = 255
 			}
 		}
 	}
@@ -412,7 +404,6 @@ func inkImage(src *image.RGBA) *image.Gray {
 	runs := make([]uint32, src.Rect.Dx()*src.Rect.Dy())
 	runMap(runs, src, src.Rect.Min.Y, src.Rect.Max.Y)
 	inkRows(g, src, runs, src.Rect.Min.Y, src.Rect.Max.Y)
-	eraseLines(g, g.Rect)
-	eraseSolid(g, g.Rect)
+	cleanInk(g, g.Rect)
 	return g
 }

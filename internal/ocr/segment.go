@@ -10,7 +10,7 @@ import "image"
 const (
 	gapFactor     = 1.5
 	minGap        = 8
-	maxGap        = 30 // a band of several lines still splits at columns
+	maxGap        = 30  // a band of several lines still splits at columns
 	minLineHeight = 5   // px; lone dashes, dots and underscores carry no words
 	maxLineHeight = 100 // px; taller pieces are pictures, not text
 )
@@ -37,6 +37,10 @@ func segment(g *image.Gray, r image.Rectangle) []image.Rectangle {
 		gap := min(max(int(gapFactor*float64(band.Dy())), minGap), maxGap)
 		cols := splitCols(g, band, gap)
 		if len(cols) == 1 && cols[0] == band {
+			if a, b, ok := splitWeakRow(g, band); ok {
+				stack = append(stack, b, a)
+				continue
+			}
 			if band.Dy() >= minLineHeight && band.Dy() <= maxLineHeight {
 				out = append(out, band)
 			}
@@ -130,4 +134,51 @@ func splitCols(g *image.Gray, r image.Rectangle, gap int) []image.Rectangle {
 		out = append(out, image.Rect(r.Min.X+start, r.Min.Y, r.Min.X+lastInk+1, r.Max.Y))
 	}
 	return out
+}
+
+// splitWeakRow splits a band of two lines that touch (tall glyphs such as
+// CJK fill whole character cells) at its emptiest row, when both parts
+// look like lines of text: a row with at most 1/8 of the busiest row's
+// ink, and each part at least minSplitPart rows tall with a busiest row
+// at least 40% as busy as the other part's, so descenders and accents
+// are never cut off.
+func splitWeakRow(g *image.Gray, r image.Rectangle) (image.Rectangle, image.Rectangle, bool) {
+	const minSplitPart = 7
+	if r.Dy() < 2*minSplitPart+1 || r.Dy() < 20 {
+		return r, r, false
+	}
+	counts := make([]int, r.Dy())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):]
+		n := 0
+		for x := 0; x < r.Dx(); x++ {
+			if row[x] < inkCutoff {
+				n++
+			}
+		}
+		counts[y-r.Min.Y] = n
+	}
+	best, bestN := -1, 0
+	for i := minSplitPart; i <= len(counts)-minSplitPart; i++ {
+		if best < 0 || counts[i] < bestN || counts[i] == bestN && abs(i-len(counts)/2) < abs(best-len(counts)/2) {
+			best, bestN = i, counts[i]
+		}
+	}
+	maxOf := func(c []int) int {
+		m := 0
+		for _, v := range c {
+			m = max(m, v)
+		}
+		return m
+	}
+	top, bot := maxOf(counts[:best]), maxOf(counts[best+1:])
+	if bestN*8 > max(top, bot) || top*10 < bot*4 || bot*10 < top*4 {
+		return r, r, false
+	}
+	a := trimCols(g, image.Rect(r.Min.X, r.Min.Y, r.Max.X, r.Min.Y+best))
+	b := trimCols(g, image.Rect(r.Min.X, r.Min.Y+best+1, r.Max.X, r.Max.Y))
+	if a.Empty() || b.Empty() {
+		return r, r, false
+	}
+	return a, b, true
 }
