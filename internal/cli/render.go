@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deskvm/deskvm/internal/config"
+	"github.com/deskvm/deskvm/internal/domainxml"
+	"github.com/deskvm/deskvm/internal/hostfacts"
+)
+
+func init() { register("render", newRenderCmd) }
+
+type renderOptions struct {
+	secrets bool
+	probe   probeFunc
+}
+
+func newRenderCmd(g *globalOptions) *cobra.Command { return newRenderCmdWith(g, nil) }
+
+// newRenderCmdWith takes the host probe; nil probes this machine, asking
+// libvirt at the config's connect URI for its version.
+func newRenderCmdWith(g *globalOptions, probe probeFunc) *cobra.Command {
+	o := &renderOptions{probe: probe}
+	cmd := &cobra.Command{
+		Use:   "render VM",
+		Short: "Print the libvirt domain XML of a VM",
+		Long: `Print the libvirt domain XML that apply would define for VM.
+
+The config is loaded, defaulted and validated first; any error stops the
+command. Facts about this machine (CPU topology, firmware paths, virtiofsd)
+fill in what the XML needs, but nothing on the machine is checked or
+changed, so a config meant for another host renders here too: what this
+host lacks is left for libvirt to choose (firmware) or left out (automatic
+CPU pinning on a host with too few CPUs).
+
+The display password (graphics.passwordFile) is left out unless --secrets
+is given, so the output is safe to paste.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRender(cmd.Context(), g, o, args[0])
+		},
+	}
+	cmd.Flags().BoolVar(&o.secrets, "secrets", false, "include the display password from graphics.passwordFile")
+	return cmd
+}
+
+func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name string) error {
+	cfg, src, ps, err := loadConfigProblems(g)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	if cfg != nil {
+		applyGlobalOverrides(g, cfg)
+		config.FillDefaults(cfg)
+		ps = append(ps, src.Locate(config.Validate(cfg))...)
+	}
+	if ps.HasErrors() {
+		printProblems(g.stderr, ps)
+		fmt.Fprintf(g.stderr, "%s: %s\n", src.Name, plural(len(ps.Errors()), "error"))
+		return silentExit(1)
+	}
+	if cfg.VMs[name] == nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("render: no VM %q in %s (VMs: %s)", name, src.Name, strings.Join(cfg.VMNames(), ", "))}
+	}
+	var opts []domainxml.Option
+	if pf := cfg.VMs[name].Graphics.PasswordFile; o.secrets && pf != "" {
+		b, err := os.ReadFile(pf)
+		if err != nil {
+			return &ExitError{Code: 1, Err: fmt.Errorf("vms.%s.graphics.passwordFile: %w", name, err)}
+		}
+		opts = append(opts, domainxml.WithGraphicsPassword(strings.TrimRight(string(b), "\r\n")))
+	}
+	probe := o.probe
+	if probe == nil {
+		probe = (&hostfacts.Prober{Connect: cfg.Connect}).Probe
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	facts, err := probe(pctx)
+	cancel()
+	if err != nil {
+		// Rendering needs no host; without facts libvirt picks firmware.
+		fmt.Fprintf(g.stderr, "warning: rendering without host facts: %v\n", err)
+		facts = nil
+	}
+	xml, err := domainxml.RenderXML(cfg, name, facts, opts...)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	fmt.Fprint(g.stdout, xml)
+	return nil
+}
