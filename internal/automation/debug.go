@@ -278,30 +278,58 @@ var (
 	boxColor   = color.RGBA{0, 170, 0, 255}
 	foundColor = color.RGBA{0, 90, 255, 255}
 	clickColor = color.RGBA{255, 0, 0, 255}
-	labelBG    = color.RGBA{255, 255, 224, 230}
+	labelBG    = color.RGBA{255, 255, 224, 255}
 )
 
-// annotate draws boxes round the recognised lines with their text, the
-// found target in blue, and a red cross-hair where a click landed.
+// annotate draws a green box round every recognised line, the found
+// target in blue, and a red cross-hair where a click landed. The line
+// texts go into a panel right of the screen, level with their line, so
+// they never hide the screen itself; small screens are scaled up 2x so
+// the boxes stay readable.
 func annotate(img *image.RGBA, rd *Reading, found *FoundRecord, click *image.Point) *image.RGBA {
-	out := cloneRGBA(img)
 	face := basicfont.Face7x13
+	scale := 1
+	if img.Bounds().Dx() < 1000 {
+		scale = 2
+	}
+	const panel = 460
+	sb := img.Bounds()
+	w, h := sb.Dx()*scale, sb.Dy()*scale
+	out := image.NewRGBA(image.Rect(0, 0, w+panel, h))
+	draw.Draw(out, out.Bounds(), image.NewUniform(color.RGBA{250, 250, 245, 255}), image.Point{}, draw.Src)
+	if scale == 1 {
+		draw.Draw(out, image.Rect(0, 0, w, h), img, sb.Min, draw.Src)
+	} else {
+		xdraw.NearestNeighbor.Scale(out, image.Rect(0, 0, w, h), img, sb, xdraw.Src, nil)
+	}
+	sc := func(r image.Rectangle) image.Rectangle {
+		r = r.Sub(sb.Min)
+		return image.Rect(r.Min.X*scale, r.Min.Y*scale, r.Max.X*scale, r.Max.Y*scale)
+	}
+	lineH := face.Metrics().Height.Ceil() + 2
+	nextY := 0
 	if rd != nil {
 		for _, l := range rd.Texts {
-			r := l.BBox.Rect()
-			strokeRect(out, r, 1, boxColor)
+			r := sc(l.BBox.Rect())
+			strokeRect(out, r.Inset(-1), 1, boxColor)
 			label := l.Text
-			if len([]rune(label)) > 60 {
-				label = string([]rune(label)[:57]) + "..."
+			if max := (panel - 12) / 7; len([]rune(label)) > max {
+				label = string([]rune(label)[:max-3]) + "..."
 			}
-			drawLabel(out, face, label, image.Pt(r.Min.X, r.Min.Y-1))
+			y := (r.Min.Y + r.Max.Y + lineH) / 2
+			if y < nextY+lineH {
+				y = nextY + lineH
+			}
+			nextY = y
+			drawLabel(out, face, label, image.Pt(w+6, y))
 		}
 	}
 	if found != nil {
-		strokeRect(out, found.BBox.Rect().Inset(-3), 3, foundColor)
+		strokeRect(out, sc(found.BBox.Rect()).Inset(-3), 3, foundColor)
 	}
 	if click != nil {
-		crossHair(out, *click, clickColor)
+		p := click.Sub(sb.Min).Mul(scale)
+		crossHair(out, p, clickColor)
 	}
 	return out
 }
@@ -329,7 +357,7 @@ func drawLabel(img *image.RGBA, face font.Face, text string, p image.Point) {
 		p.Y = img.Bounds().Min.Y + h
 	}
 	bg := image.Rect(p.X, p.Y-h, p.X+w+2, p.Y)
-	draw.Draw(img, bg, image.NewUniform(labelBG), image.Point{}, draw.Over)
+	draw.Draw(img, bg, image.NewUniform(labelBG), image.Point{}, draw.Src)
 	d := font.Drawer{Dst: img, Src: image.NewUniform(color.RGBA{0, 80, 0, 255}), Face: face,
 		Dot: fixed.P(p.X+1, p.Y-face.Metrics().Descent.Ceil())}
 	d.DrawString(text)

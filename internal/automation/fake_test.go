@@ -102,7 +102,7 @@ func (s *fakeScreen) show(rd *Reading) {
 	defer s.mu.Unlock()
 	img := image.NewRGBA(image.Rect(0, 0, 320, 200))
 	// Make each frame look different so a PNG diff would show it.
-	img.Set(0, 0, color.RGBA{uint8(s.seq), 0, 0, 255})
+	img.Set(0, 0, color.RGBA{uint8(s.seq), uint8(s.seq >> 8), uint8(s.seq >> 16), 255})
 	s.img = img
 	s.readings[img] = rd
 	s.seq++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"image"
 	"io"
 	"log/slog"
@@ -111,6 +112,9 @@ type runner struct {
 		valid bool
 		r     *Reading
 	}
+	// recent remembers readings by image content: a blinking cursor makes
+	// the screen alternate between two pictures, and neither needs OCR twice.
+	recent []cachedReading
 	// per step: what the step looked at, for the debug output
 	cur *StepRecord
 }
@@ -335,12 +339,23 @@ func (r *runner) read(ctx context.Context, f Frame) (*Reading, error) {
 	if r.reading.valid && r.reading.seq == f.Seq {
 		return r.reading.r, nil
 	}
+	h := hashImage(f.Image)
+	for _, c := range r.recent {
+		if c.hash == h {
+			r.reading.seq, r.reading.valid, r.reading.r = f.Seq, true, c.r
+			return c.r, nil
+		}
+	}
 	start := time.Now()
 	rd, err := r.opts.Eye.Read(ctx, f.Image)
 	if err != nil {
 		return nil, fmt.Errorf("read screen text: %w", err)
 	}
 	r.reading.seq, r.reading.valid, r.reading.r = f.Seq, true, rd
+	r.recent = append(r.recent, cachedReading{hash: h, r: rd})
+	if len(r.recent) > 4 {
+		r.recent = r.recent[1:]
+	}
 	if r.cur != nil {
 		r.cur.OCRRuns++
 		r.cur.OCRTime += time.Since(start)
@@ -623,4 +638,24 @@ func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (t teeHandler) WithGroup(name string) slog.Handler {
 	return teeHandler{t[0].WithGroup(name), t[1].WithGroup(name)}
+}
+
+type cachedReading struct {
+	hash uint64
+	r    *Reading
+}
+
+var imageHashSeed = maphash.MakeSeed()
+
+func hashImage(img *image.RGBA) uint64 {
+	var h maphash.Hash
+	h.SetSeed(imageHashSeed)
+	b := img.Bounds()
+	fmt.Fprintf(&h, "%d,%d,%d,%d;", b.Min.X, b.Min.Y, b.Max.X, b.Max.Y)
+	row := b.Dx() * 4
+	for y := 0; y < b.Dy(); y++ {
+		off := y * img.Stride
+		h.Write(img.Pix[off : off+row])
+	}
+	return h.Sum64()
 }

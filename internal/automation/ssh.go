@@ -1,7 +1,6 @@
 package automation
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -164,20 +163,20 @@ func sshAttempt(ctx context.Context, addr string, cfg *ssh.ClientConfig, hc *Hea
 		return "", fmt.Errorf("open session: %w", err)
 	}
 	defer sess.Close()
-	var out bytes.Buffer
-	sess.Stdout, sess.Stderr = &out, &out
-	err = sess.Run(hc.Command)
+	// CombinedOutput serialises stdout and stderr into one buffer.
+	outb, err := sess.CombinedOutput(hc.Command)
+	out := string(outb)
 	if actx.Err() != nil {
-		return out.String(), fmt.Errorf("command %q: %w", hc.Command, actx.Err())
+		return out, fmt.Errorf("command %q: %w", hc.Command, actx.Err())
 	}
 	var exit *ssh.ExitError
 	if errors.As(err, &exit) {
-		return out.String(), fmt.Errorf("command %q exited with status %d", hc.Command, exit.ExitStatus())
+		return out, fmt.Errorf("command %q exited with status %d", hc.Command, exit.ExitStatus())
 	}
 	if err != nil {
-		return out.String(), fmt.Errorf("command %q: %w", hc.Command, err)
+		return out, fmt.Errorf("command %q: %w", hc.Command, err)
 	}
-	return out.String(), nil
+	return out, nil
 }
 
 func checkExpect(hc *HealthCheck, out string) error {
