@@ -4,33 +4,35 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/deskvm/deskvm/internal/vnc"
 )
 
-// X11 keysyms, as RFB key events carry them.
+// X11 keysyms, as RFB key events carry them (the vnc package's table).
 const (
-	KeysymBackSpace = 0xff08
-	KeysymTab       = 0xff09
-	KeysymReturn    = 0xff0d
-	KeysymPause     = 0xff13
-	KeysymEscape    = 0xff1b
-	KeysymHome      = 0xff50
-	KeysymLeft      = 0xff51
-	KeysymUp        = 0xff52
-	KeysymRight     = 0xff53
-	KeysymDown      = 0xff54
-	KeysymPageUp    = 0xff55
-	KeysymPageDown  = 0xff56
-	KeysymEnd       = 0xff57
-	KeysymPrint     = 0xff61
-	KeysymInsert    = 0xff63
-	KeysymMenu      = 0xff67
-	KeysymF1        = 0xffbe
-	KeysymShiftL    = 0xffe1
-	KeysymControlL  = 0xffe3
-	KeysymCapsLock  = 0xffe5
-	KeysymAltL      = 0xffe9
-	KeysymSuperL    = 0xffeb
-	KeysymDelete    = 0xffff
+	KeysymBackSpace = vnc.KeyBackspace
+	KeysymTab       = vnc.KeyTab
+	KeysymReturn    = vnc.KeyReturn
+	KeysymPause     = vnc.KeyPause
+	KeysymEscape    = vnc.KeyEscape
+	KeysymHome      = vnc.KeyHome
+	KeysymLeft      = vnc.KeyLeft
+	KeysymUp        = vnc.KeyUp
+	KeysymRight     = vnc.KeyRight
+	KeysymDown      = vnc.KeyDown
+	KeysymPageUp    = vnc.KeyPageUp
+	KeysymPageDown  = vnc.KeyPageDown
+	KeysymEnd       = vnc.KeyEnd
+	KeysymPrint     = vnc.KeyPrint
+	KeysymInsert    = vnc.KeyInsert
+	KeysymMenu      = vnc.KeyMenu
+	KeysymF1        = vnc.KeyF1
+	KeysymShiftL    = vnc.KeyShiftL
+	KeysymControlL  = vnc.KeyControlL
+	KeysymCapsLock  = vnc.KeyCapsLock
+	KeysymAltL      = vnc.KeyAltL
+	KeysymSuperL    = vnc.KeySuperL
+	KeysymDelete    = vnc.KeyDelete
 )
 
 // keyNames maps every accepted key name (lower case) to its keysym. cmd,
@@ -65,10 +67,6 @@ var keyNames = func() map[string]uint32 {
 
 var modifierKeysyms = map[uint32]bool{KeysymShiftL: true, KeysymControlL: true, KeysymAltL: true, KeysymSuperL: true}
 
-// usShifted are the printable ASCII characters that need shift on a US
-// keyboard (besides A-Z).
-const usShifted = `~!@#$%^&*()_+{}|:"<>?`
-
 // LookupKey returns the keysym of a key name: a name from the key table
 // (case-insensitive) or one printable ASCII character.
 func LookupKey(name string) (uint32, bool) {
@@ -99,20 +97,14 @@ type Stroke struct {
 	Shift  bool
 }
 
-// CharStroke maps a character to the key that types it on a US layout.
-// QEMU's extended key events are scancodes, so shift has to be pressed
-// explicitly for upper case and symbols; the keysym itself is the shifted
-// one so that servers reading keysyms agree.
+// CharStroke maps a character to the key that types it on a US layout
+// (the vnc package's table). QEMU's extended key events are scancodes, so
+// shift has to be pressed explicitly for upper case and symbols; the
+// keysym itself is the shifted one so that servers reading keysyms agree.
 func CharStroke(r rune) (Stroke, error) {
-	switch {
-	case r == '\n':
-		return Stroke{Keysym: KeysymReturn}, nil
-	case r == '\t':
-		return Stroke{Keysym: KeysymTab}, nil
-	case r >= 'A' && r <= 'Z':
-		return Stroke{Keysym: uint32(r), Shift: true}, nil
-	case r >= 0x20 && r < 0x7f:
-		return Stroke{Keysym: uint32(r), Shift: strings.ContainsRune(usShifted, r)}, nil
+	sym, shift, ok := vnc.ASCIIKeysym(r)
+	if !ok {
+		return Stroke{}, fmt.Errorf("character %U cannot be typed on a US keyboard layout", r)
 	}
-	return Stroke{}, fmt.Errorf("character %U cannot be typed on a US keyboard layout", r)
+	return Stroke{Keysym: sym, Shift: shift}, nil
 }
