@@ -106,7 +106,8 @@ func hostCores(f *hostfacts.Facts) []hostCore {
 // cores. It allocates for all auto VMs at once, in name order, after the
 // CPUs that list-pinned VMs claim, so each VM's result is the same
 // whichever VM is being rendered. Preference: free cores without CPU 0,
-// then CPU 0's core, then cores another VM already uses. A host with
+// then CPU 0's core, then cores another VM already uses (again CPU 0's
+// last). A host with
 // fewer logical CPUs than the VM has vCPUs gets no pinning (pinning cannot
 // give such a VM dedicated CPUs); host checks warn about it.
 func autoPinning(c *config.Config, name string, f *hostfacts.Facts) pinning {
@@ -164,12 +165,9 @@ func allocate(cores []hostCore, taken map[int]bool, vcpus int) pinning {
 	}
 	hasZero := func(hc hostCore) bool { return hc.cpus[0] == 0 }
 	var order []hostCore
-	for pass := 0; pass < 3; pass++ {
+	for pass := 0; pass < 4; pass++ {
 		for _, hc := range cores {
-			switch {
-			case pass == 0 && !busy(hc) && !hasZero(hc),
-				pass == 1 && !busy(hc) && hasZero(hc),
-				pass == 2 && busy(hc):
+			if busy(hc) == (pass >= 2) && hasZero(hc) == (pass%2 == 1) {
 				order = append(order, hc)
 			}
 		}
