@@ -391,6 +391,9 @@ func (p *planner) systemDisks(d libvirt.Domain) []libvirt.Volume {
 // usedPools are the pools the enabled VMs put disks in, with the
 // directory each must have.
 func (p *planner) usedPools(enabled []string) map[string]string {
+	if len(enabled) == 0 {
+		return nil // no VMs, no disks: a config without VMs creates nothing
+	}
 	out := map[string]string{p.c.DefaultStoragePool: p.c.DefaultStoragePath}
 	for _, n := range enabled {
 		pool := p.c.VMs[n].StoragePool

@@ -608,3 +608,27 @@ func TestVMInOtherPool(t *testing.T) {
 		t.Fatalf("default pool not created: %v", err)
 	}
 }
+
+func TestHugepagesOnDemandStartStop(t *testing.T) {
+	c := &config.Config{Hugepages: config.Hugepages{Enable: ptr(true), Size: "2M", OnDemand: ptr(true)},
+		VMs: map[string]*config.VM{"a": {Memory: "256M"}}}
+	config.FillDefaults(c)
+	h := newFakeHost()
+	h.pages[2048] = 10
+	ctx := context.Background()
+	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil || h.pages[2048] != 138 {
+		t.Fatalf("start: %v, pool %d", err, h.pages[2048])
+	}
+	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil || h.pages[2048] != 10 {
+		t.Fatalf("stop: %v, pool %d", err, h.pages[2048])
+	}
+	h.MaxPages = 100
+	err := HugepagesBeforeStart(ctx, h, c, "a")
+	if err == nil || !strings.Contains(err.Error(), "128 more pages of 2M (138 in all), it allocated 100") || h.pages[2048] != 10 {
+		t.Fatalf("shortfall: %v, pool %d", err, h.pages[2048])
+	}
+	c.Hugepages.OnDemand = ptr(false)
+	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil || h.pages[2048] != 10 {
+		t.Fatalf("without onDemand: %v, pool %d", err, h.pages[2048])
+	}
+}
