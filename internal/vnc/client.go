@@ -27,6 +27,7 @@ import (
 	"image"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,7 +256,11 @@ func NewClient(ctx context.Context, conn net.Conn, opts Options) (*Client, error
 	}
 	if err != nil {
 		conn.Close()
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		if d, ok := ctx.Deadline(); ok && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+			// The connection's deadline was the context's; say so even if
+			// the context has not noticed yet.
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+		} else if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return nil, fmt.Errorf("handshake: %w", err)
@@ -426,7 +431,8 @@ func (c *Client) SnapshotSeq() (*image.RGBA, uint64) {
 }
 
 // Subscribe returns a channel that receives an Update after each complete
-// FramebufferUpdate. The reader never blocks on a subscriber: if one has
+// FramebufferUpdate published after the call (compare Seq to tell what
+// came before). The reader never blocks on a subscriber: if one has
 // not taken the previous Update yet, the two are merged, so no change is
 // lost. cancel releases the subscription; the channel is closed when the
 // connection ends or cancel is called.
@@ -602,6 +608,10 @@ func (c *Client) readLoop() {
 			c.closeSubscribers()
 			return
 		}
+		// Before publishing, so that whoever wakes on the update sees it.
+		if ev.extKey && !c.extKeys.Swap(true) {
+			c.log.Debug("vnc server offers QEMU extended key events")
+		}
 		switch ev.kind {
 		case eventUpdate:
 			c.publish(ev)
@@ -620,9 +630,6 @@ func (c *Client) readLoop() {
 			if c.opts.OnCutText != nil {
 				c.opts.OnCutText(ev.text)
 			}
-		}
-		if ev.extKey && !c.extKeys.Swap(true) {
-			c.log.Debug("vnc server offers QEMU extended key events")
 		}
 	}
 }
