@@ -42,6 +42,11 @@ type Options struct {
 	StepRetries int
 	Redials     int
 	RedialDelay time.Duration
+	// Settle is how long the screen must be quiet after a change before a
+	// wait reads it (default 40 ms, at most 6 times that in all): screens
+	// are often drawn in several updates, and reading a half-drawn one
+	// costs a whole OCR pass.
+	Settle time.Duration
 }
 
 // ErrMaxInstallTime is the cause when max_install_time ran out.
@@ -132,6 +137,9 @@ func Run(ctx context.Context, s *Script, opts Options) (*Result, error) {
 	}
 	if opts.RedialDelay <= 0 {
 		opts.RedialDelay = time.Second
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = 40 * time.Millisecond
 	}
 	red := NewRedactor(s.Secrets)
 	log := opts.Logger
@@ -419,7 +427,32 @@ func (r *runner) waitFor(ctx context.Context, t Target, timeout time.Duration, g
 		if err := r.sess.WaitChange(wctx, f.Seq); err != nil {
 			return Match{}, r.waitErr(ctx, wctx, t, timeout, gone, count, err)
 		}
+		if err := r.settle(wctx, f.Seq+1); err != nil {
+			return Match{}, r.waitErr(ctx, wctx, t, timeout, gone, count, err)
+		}
 	}
+}
+
+// settle waits until the screen has been quiet for opts.Settle after a
+// change, but no longer than six times that in all.
+func (r *runner) settle(ctx context.Context, seq uint64) error {
+	limit := time.Now().Add(6 * r.opts.Settle)
+	for time.Now().Before(limit) {
+		qctx, cancel := context.WithTimeout(ctx, r.opts.Settle)
+		f, err := r.sess.Frame(qctx)
+		if err == nil {
+			err = r.sess.WaitChange(qctx, f.Seq)
+		}
+		quiet := err != nil && qctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if quiet {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *runner) waitErr(ctx, wctx context.Context, t Target, timeout time.Duration, gone bool, count int, err error) error {
