@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/deskvm/deskvm/internal/libvirt"
@@ -28,6 +29,9 @@ func Observe(ctx context.Context, lv libvirt.Client, host Host, table string) (*
 			continue
 		}
 		vs, err := lv.Volumes(ctx, p.Name)
+		if errors.Is(err, libvirt.ErrNotFound) {
+			continue // removed since the list
+		}
 		if err != nil {
 			return nil, fmt.Errorf("observe: %w", err)
 		}
