@@ -24,12 +24,22 @@ func newConfigCmd(g *globalOptions) *cobra.Command {
 		Use:   "config",
 		Short: "Check the config file and show its defaults and schema",
 	}
-	cmd.AddCommand(newConfigValidateCmd(g, hostfacts.Probe), newConfigDefaultsCmd(g), newConfigSchemaCmd(g))
+	cmd.AddCommand(newConfigValidateCmd(g, probeForHostChecks), newConfigDefaultsCmd(g), newConfigSchemaCmd(g))
 	return cmd
 }
 
 // probeFunc reads the host facts; tests pass fakes.
 type probeFunc func(ctx context.Context) (*hostfacts.Facts, error)
+
+// probeForHostChecks reads what config.CheckHost needs. It skips the
+// version queries (virsh, qemu), which cost a round trip to libvirtd that
+// no host check uses.
+func probeForHostChecks(ctx context.Context) (*hostfacts.Facts, error) {
+	p := &hostfacts.Prober{Run: func(context.Context, string, ...string) ([]byte, error) {
+		return nil, errors.New("versions are not needed for host checks")
+	}}
+	return p.Probe(ctx)
+}
 
 // probeTimeout bounds host probing, so a hung libvirtd cannot hang validate.
 const probeTimeout = 15 * time.Second

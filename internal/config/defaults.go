@@ -171,7 +171,7 @@ func setBool(p **bool, v bool) {
 // LookingGlassMemoryMB is the IVSHMEM size Looking Glass documents for a
 // resolution: two 32-bit frames plus 10 MiB, rounded up to a power of two.
 func LookingGlassMemoryMB(width, height int) int {
-	if width <= 0 || height <= 0 {
+	if width <= 0 || height <= 0 || width > maxLookingGlassSide || height > maxLookingGlassSide {
 		return 0
 	}
 	need := (uint64(width)*uint64(height)*4*2 + 10*mib + mib - 1) / mib
@@ -181,6 +181,9 @@ func LookingGlassMemoryMB(width, height int) int {
 	}
 	return size
 }
+
+// maxLookingGlassSide bounds the resolution (16K), far beyond any screen.
+const maxLookingGlassSide = 16384
 
 // uuidNamespace is deskvm's own namespace for name-derived (v5) UUIDs.
 var uuidNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/deskvm/deskvm/vm"))

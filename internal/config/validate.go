@@ -367,8 +367,8 @@ func (v *validator) lookingGlass(p string, vm *VM) {
 		}
 		return
 	}
-	if lg.Width < 0 || lg.Height < 0 {
-		v.errorf(p+".lookingGlass", "width and height must be positive, got %dx%d", lg.Width, lg.Height)
+	if lg.Width < 0 || lg.Height < 0 || lg.Width > maxLookingGlassSide || lg.Height > maxLookingGlassSide {
+		v.errorf(p+".lookingGlass", "width and height must be between 1 and %d, got %dx%d", maxLookingGlassSide, lg.Width, lg.Height)
 		return
 	}
 	if m := lg.SharedMemoryMB; m != 0 {
