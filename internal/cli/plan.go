@@ -174,9 +174,7 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 		s.close()
 		var pe *reconcile.PlanError
 		if errors.As(err, &pe) {
-			for _, p := range pe.Problems {
-				fmt.Fprintf(g.stderr, "%s: error: %s\n", src.Name, p)
-			}
+			printProblems(g.stderr, src.Locate(pe.Problems))
 			fmt.Fprintf(g.stderr, "%s: %s; nothing was changed\n", src.Name, plural(len(pe.Problems), "error"))
 			return nil, silentExit(1)
 		}

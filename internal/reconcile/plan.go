@@ -176,18 +176,27 @@ type PlanOptions struct {
 	DomainPrefix string
 }
 
-// PlanError is a problem that stops the whole plan: host checks that
+// PlanError holds the problems that stop the whole plan: host checks that
 // fail, a disk that would shrink, a pool that is not where the config
-// says. Nothing is changed when planning fails.
+// says. Each names its field path (config.Source.Locate adds the file
+// position). Nothing is changed when planning fails.
 type PlanError struct {
-	Problems []string
+	Problems config.Problems
 }
 
 func (e *PlanError) Error() string {
-	if len(e.Problems) == 1 {
-		return "plan: " + e.Problems[0]
+	var lines []string
+	for _, p := range e.Problems {
+		if p.Path != "" {
+			lines = append(lines, p.Path+": "+p.Message)
+		} else {
+			lines = append(lines, p.Message)
+		}
 	}
-	return "plan: " + fmt.Sprint(len(e.Problems)) + " problems:\n  " + strings.Join(e.Problems, "\n  ")
+	if len(lines) == 1 {
+		return "plan: " + lines[0]
+	}
+	return "plan: " + fmt.Sprint(len(lines)) + " problems:\n  " + strings.Join(lines, "\n  ")
 }
 
 // MakePlan builds the plan. desired must be defaulted and valid
@@ -246,7 +255,7 @@ type planner struct {
 	obs      *Observed
 	opts     PlanOptions
 	plan     *Plan
-	problems []string
+	problems config.Problems
 
 	domains map[string]libvirt.Domain
 	pools   map[string]libvirt.Pool
@@ -254,8 +263,8 @@ type planner struct {
 	poolVolumes map[string]map[string]libvirt.Volume
 }
 
-func (p *planner) problem(format string, args ...any) {
-	p.problems = append(p.problems, fmt.Sprintf(format, args...))
+func (p *planner) problem(path, format string, args ...any) {
+	p.problems = append(p.problems, config.Problem{Path: path, Message: fmt.Sprintf(format, args...), Severity: config.SeverityError})
 }
 
 func (p *planner) add(a Action) { p.plan.Actions = append(p.plan.Actions, a) }
@@ -288,11 +297,8 @@ func (p *planner) hostChecks() {
 		if twoMeg && pr.Path == "hugepages" {
 			continue
 		}
-		if pr.Path != "" {
-			p.problem("%s: %s", pr.Path, pr.Message)
-		} else {
-			p.problem("%s", pr.Message)
-		}
+		pr.Severity = config.SeverityError
+		p.problems = append(p.problems, pr)
 	}
 }
 
@@ -434,7 +440,7 @@ func (p *planner) storagePools(enabled []string) {
 		}
 		// The default pool's path is what disk paths are rendered from.
 		if name == p.c.DefaultStoragePool && filepath.Clean(have.Path) != filepath.Clean(want) {
-			p.problem("defaultStoragePath: storage pool %q exists at %s, not at %s; set defaultStoragePath: %s or use another defaultStoragePool",
+			p.problem("defaultStoragePath", "storage pool %q exists at %s, not at %s; set defaultStoragePath: %s or use another defaultStoragePool",
 				name, have.Path, want, have.Path)
 			continue
 		}
@@ -464,12 +470,12 @@ func (p *planner) vm(name string) {
 	}
 	dom, err := domainxml.Render(c, name, p.f, ropts...)
 	if err != nil {
-		p.problem("vms.%s: %v", name, err)
+		p.problem("vms."+name, "%v", err)
 		return
 	}
 	desiredXML, err := dom.Marshal()
 	if err != nil {
-		p.problem("vms.%s: render: %v", name, err)
+		p.problem("vms."+name, "render: %v", err)
 		return
 	}
 	want := config.Hash(vm, c)
@@ -566,7 +572,7 @@ func (p *planner) disk(name string, vm *config.VM, dom *libvirtxml.Domain, d lib
 	volName := domainxml.DiskVolume(name)
 	want, err := config.ParseSize(vm.DiskSize)
 	if err != nil {
-		p.problem("vms.%s.diskSize: %v", name, err)
+		p.problem("vms."+name+".diskSize", "%v", err)
 		return
 	}
 	have, ok := p.poolVolumes[pool][volName]
@@ -586,8 +592,8 @@ func (p *planner) disk(name string, vm *config.VM, dom *libvirtxml.Domain, d lib
 	}
 	switch {
 	case want < have.Capacity:
-		p.problem("vms.%s.diskSize: %s is smaller than the existing disk %s (%s); deskvm never shrinks disks",
-			name, vm.DiskSize, have.Path, config.FormatSize(have.Capacity))
+		p.problem("vms."+name+".diskSize", "%s is smaller than the existing disk %s (%s); deskvm never shrinks disks",
+			vm.DiskSize, have.Path, config.FormatSize(have.Capacity))
 	case want > have.Capacity:
 		a := Action{Kind: ActGrowVolume, VM: name, Target: pool + "/" + volName, Pool: pool, Capacity: want,
 			Reason: fmt.Sprintf("diskSize grew from %s to %s", config.FormatSize(have.Capacity), config.FormatSize(want))}
@@ -679,7 +685,7 @@ func (p *planner) firewall() {
 	st := p.obs.Firewall
 	if st == nil {
 		if len(ports) > 0 {
-			p.problem("firewallPorts: display ports must be opened but the firewall cannot be read: %s", p.obs.FirewallErr)
+			p.problem("firewallPorts", "display ports must be opened but the firewall cannot be read: %s", p.obs.FirewallErr)
 		}
 		return
 	}
