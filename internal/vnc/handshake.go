@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Security types (RFC 6143 §7.1.2).
@@ -236,7 +237,8 @@ func readReason(br *bufio.Reader) (string, error) {
 	if _, err := io.CopyN(io.Discard, br, n-keep); err != nil {
 		return "", err
 	}
-	return string(buf), nil
+	// QEMU counts a C string's terminating NUL in the length.
+	return strings.TrimRight(string(buf), "\x00"), nil
 }
 
 // vncAuthResponse encrypts the challenge with DES-ECB, keyed by the first
