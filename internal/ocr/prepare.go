@@ -116,6 +116,26 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 	}
 }
 
+// thickRun reports whether pixel (x, y) is in a long run v that has the
+// same run colour directly above or below: an area of background, not a
+// one-pixel line (the edge of a frame is not what text inside sits on).
+func thickRun(runs []uint32, w, h, y, x int, v uint32) bool {
+	if v == 0 {
+		return false
+	}
+	return y > 0 && sameRun(runs[(y-1)*w+x], v) || y+1 < h && sameRun(runs[(y+1)*w+x], v)
+}
+
+// sameRun compares run colours with the run tolerance (bars are often
+// vertical gradients, one shade per row).
+func sameRun(a, b uint32) bool {
+	if a == 0 || b == 0 {
+		return false
+	}
+	ca := unpack(a)
+	return near(ca[:], unpack(b))
+}
+
 func unpack(v uint32) [3]uint8 { return [3]uint8{uint8(v >> 16), uint8(v >> 8), uint8(v)} }
 
 // surroundingBackground votes, over the gap's columns, for the colour of
@@ -133,10 +153,10 @@ func surroundingBackground(runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool)
 	for x := x0; x < x1; x++ {
 		for k := 1; k <= vertReach; k++ {
 			v := uint32(0)
-			if ry-k >= 0 {
+			if ry-k >= 0 && thickRun(runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
 				v = runs[(ry-k)*w+x]
 			}
-			if v == 0 && ry+k < h {
+			if v == 0 && ry+k < h && thickRun(runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
 				v = runs[(ry+k)*w+x]
 			}
 			if v == 0 {
@@ -402,8 +422,8 @@ func cleanInk(g *image.Gray, r image.Rectangle) {
 func inkImage(src *image.RGBA) *image.Gray {
 	g := image.NewGray(src.Rect)
 	runs := make([]uint32, src.Rect.Dx()*src.Rect.Dy())
-	runMap(runs, src, src.Rect.Min.Y, src.Rect.Max.Y)
-	inkRows(g, src, runs, src.Rect.Min.Y, src.Rect.Max.Y)
+	parallelRows(src.Rect.Min.Y, src.Rect.Max.Y, func(a, e int) { runMap(runs, src, a, e) })
+	parallelRows(src.Rect.Min.Y, src.Rect.Max.Y, func(a, e int) { inkRows(g, src, runs, a, e) })
 	cleanInk(g, g.Rect)
 	return g
 }

@@ -26,6 +26,9 @@ type TesseractOptions struct {
 	// Warm is how many started processes wait for an image (default 2).
 	// Negative means none: start a process per call.
 	Warm int
+	// OneShot starts the warm processes once (on Warm) and does not
+	// replace them: for commands that read one image and exit.
+	OneShot bool
 }
 
 // DefaultPSM is the page segmentation mode used on composed canvases:
@@ -52,9 +55,10 @@ var DefaultConfig = []string{"tessedit_do_invert=0"}
 
 // ProcessPool runs tesseract processes, keeping some warm.
 type ProcessPool struct {
-	args []string
-	path string
-	warm int
+	args    []string
+	path    string
+	warm    int
+	oneShot bool
 
 	mu       sync.Mutex
 	idle     []*tessProc
@@ -99,7 +103,7 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	if warm < 0 {
 		warm = 0
 	}
-	return &ProcessPool{args: args, path: path, warm: warm}
+	return &ProcessPool{args: args, path: path, warm: warm, oneShot: o.OneShot}
 }
 
 // Spawned reports how many tesseract processes were started so far.
@@ -217,7 +221,7 @@ func (p *ProcessPool) refill() {
 	p.active--
 	idleNow := p.active == 0
 	p.mu.Unlock()
-	if p.warm == 0 || !idleNow {
+	if p.warm == 0 || p.oneShot || !idleNow {
 		return
 	}
 	p.pending.Add(1)

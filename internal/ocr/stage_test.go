@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,5 +52,33 @@ func TestDumpScales(t *testing.T) {
 		ps := eng.pieces(ink, segment(ink, ink.Rect))
 		c, _ := compose(ink, ps, 1600)
 		os.WriteFile(filepath.Join("/tmp/dump", "scale"+itoa(s)+".pgm"), encodePGM(c), 0o644)
+	}
+}
+
+func TestStageSmallChange(t *testing.T) {
+	if os.Getenv("DESKVM_OCR_STAGES") == "" {
+		t.Skip("dev only")
+	}
+	img := loadPNG(t, filepath.Join(corpusDir(), os.Getenv("DESKVM_OCR_STAGES")))
+	bo := img.Bounds()
+	rect := image.Rect(bo.Dx()/4, bo.Dy()*3/8, bo.Dx()/4+bo.Dx()/2, bo.Dy()*3/8+bo.Dy()/10)
+	pool := NewProcessPool(TesseractOptions{})
+	defer pool.Close()
+	rd := NewReader(pool)
+	ctx := context.Background()
+	rd.Read(ctx, img)
+	for i := 0; i < 4; i++ {
+		next := changeRegion(img, rect, i)
+		pool.Warm()
+		pool.WaitWarm()
+		time.Sleep(1500 * time.Millisecond)
+		t0 := time.Now()
+		src := toRGBA(next)
+		d := changedRows(rd.prev, src)
+		t1 := time.Now()
+		rd.Read(ctx, next)
+		t2 := time.Now()
+		t.Logf("diff %v read %v stats %+v", t1.Sub(t0), t2.Sub(t1), rd.Stats())
+		_ = d
 	}
 }

@@ -1,0 +1,195 @@
+package ocr
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/deskvm/deskvm/internal/testutil"
+)
+
+// Benchmarks report medians (ms) with b.ReportMetric: the machine is
+// shared, so means are dominated by outliers. Between timed iterations
+// the warm tesseract processes are given time to start (settle), as they
+// are between screen changes in real use; see docs/benchmarks.md.
+
+const settle = 400 * time.Millisecond
+
+var benchImages = []string{"gtk-language.png", "text-main-menu.png"}
+
+func median(ds []time.Duration) float64 {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	return float64(s[len(s)/2]) / float64(time.Millisecond)
+}
+
+// plainTesseract runs tesseract as the reference implementation does:
+// default settings, default OpenMP threads, reading the PNG file.
+func plainTesseract(b *testing.B, path string) {
+	cmd := exec.Command("tesseract", path, "stdout", "tsv")
+	env := []string{}
+	for _, e := range os.Environ() {
+		if len(e) < 17 || e[:17] != "OMP_THREAD_LIMIT=" {
+			env = append(env, e)
+		}
+	}
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("plain tesseract: %v: %s", err, out)
+	}
+}
+
+// BenchmarkPlainTesseract is the baseline: `tesseract IMAGE stdout tsv`.
+func BenchmarkPlainTesseract(b *testing.B) {
+	testutil.RequiresTesseract(b)
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(corpusDir(), name)
+			var ds []time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				plainTesseract(b, path)
+				ds = append(ds, time.Since(t0))
+			}
+			b.ReportMetric(median(ds), "ms-median")
+		})
+	}
+}
+
+// BenchmarkRecognizeFull reads a whole screen with no cache.
+func BenchmarkRecognizeFull(b *testing.B) {
+	testutil.RequiresTesseract(b)
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			img := loadPNG(b, filepath.Join(corpusDir(), name))
+			pool := NewProcessPool(TesseractOptions{})
+			defer pool.Close()
+			eng := NewTesseract(pool)
+			var ds []time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				pool.Warm()
+				pool.WaitWarm()
+				time.Sleep(settle)
+				b.StartTimer()
+				t0 := time.Now()
+				if _, err := eng.Recognize(context.Background(), img, img.Bounds()); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+			}
+			b.ReportMetric(median(ds), "ms-median")
+		})
+	}
+}
+
+// BenchmarkFullVsPlain alternates plain tesseract and a full read of the
+// same screen, so both see the same machine load, and reports the ratio
+// of the medians.
+func BenchmarkFullVsPlain(b *testing.B) {
+	testutil.RequiresTesseract(b)
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(corpusDir(), name)
+			img := loadPNG(b, path)
+			pool := NewProcessPool(TesseractOptions{})
+			defer pool.Close()
+			eng := NewTesseract(pool)
+			var plain, ours []time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				plainTesseract(b, path)
+				plain = append(plain, time.Since(t0))
+				pool.Warm()
+				pool.WaitWarm()
+				time.Sleep(settle)
+				t0 = time.Now()
+				if _, err := eng.Recognize(context.Background(), img, img.Bounds()); err != nil {
+					b.Fatal(err)
+				}
+				ours = append(ours, time.Since(t0))
+			}
+			b.ReportMetric(median(plain), "plain-ms")
+			b.ReportMetric(median(ours), "ocr-ms")
+			b.ReportMetric(median(plain)/median(ours), "speedup")
+		})
+	}
+}
+
+// changeRegion returns a copy of img where rect is cleared to the colour
+// of its top-left pixel and two lines of new text are drawn: what a
+// dialog whose message changed looks like.
+func changeRegion(img image.Image, rect image.Rectangle, n int) *image.RGBA {
+	out := image.NewRGBA(img.Bounds())
+	draw.Draw(out, out.Rect, img, img.Bounds().Min, draw.Src)
+	bg := out.At(rect.Min.X, rect.Min.Y)
+	draw.Draw(out, rect, image.NewUniform(bg), image.Point{}, draw.Src)
+	r, g, bb, _ := bg.RGBA()
+	fg := color.Color(color.Black)
+	if (r+g+bb)/3 < 0x8000 {
+		fg = color.White
+	}
+	d := font.Drawer{Dst: out, Src: image.NewUniform(fg), Face: basicfont.Face7x13}
+	for i, s := range []string{fmt.Sprintf("Installing package %d of 1200", n), fmt.Sprintf("Unpacking base system step %d", n*7)} {
+		d.Dot = fixed.P(rect.Min.X+8, rect.Min.Y+18+i*20)
+		d.DrawString(s)
+	}
+	return out
+}
+
+// BenchmarkReadAfterSmallChange reads a screen again after a change of
+// 5% of its area (a 640×80 rectangle with new text each time).
+func BenchmarkReadAfterSmallChange(b *testing.B) {
+	testutil.RequiresTesseract(b)
+	for _, name := range benchImages {
+		b.Run(name, func(b *testing.B) {
+			img := loadPNG(b, filepath.Join(corpusDir(), name))
+			bo := img.Bounds()
+			rect := image.Rect(bo.Min.X+bo.Dx()/4, bo.Min.Y+bo.Dy()*3/8, bo.Min.X+bo.Dx()/4+bo.Dx()/2, bo.Min.Y+bo.Dy()*3/8+bo.Dy()/10)
+			pool := NewProcessPool(TesseractOptions{})
+			defer pool.Close()
+			rd := NewReader(pool)
+			ctx := context.Background()
+			if _, err := rd.Read(ctx, img); err != nil {
+				b.Fatal(err)
+			}
+			var ds []time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				next := changeRegion(img, rect, i)
+				pool.Warm()
+				pool.WaitWarm()
+				time.Sleep(settle)
+				b.StartTimer()
+				t0 := time.Now()
+				res, err := rd.Read(ctx, next)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+				if len(Find(res, Query{Text: fmt.Sprintf("package %d", i), Fuzzy: true})) == 0 {
+					b.Errorf("changed text not read: %s", res.Text())
+				}
+			}
+			st := rd.Stats()
+			b.ReportMetric(median(ds), "ms-median")
+			b.ReportMetric(float64(st.Read), "lines-read")
+			b.ReportMetric(100*float64(rect.Dx()*rect.Dy())/float64(bo.Dx()*bo.Dy()), "%changed")
+		})
+	}
+}

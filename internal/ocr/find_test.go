@@ -1,0 +1,189 @@
+package ocr
+
+import (
+	"image"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// lineOf builds a Line at row y from words 10 px high, 8 px per character
+// and one space between words.
+func lineOf(y int, x int, text string) Line {
+	var ws []Word
+	for _, f := range strings.Fields(text) {
+		w := 8 * len(f)
+		ws = append(ws, Word{Text: f, Confidence: 0.9, BBox: image.Rect(x, y, x+w, y+10)})
+		x += w + 8
+	}
+	return newLine(ws)
+}
+
+func result(lines ...Line) *Result { return &Result{Lines: lines} }
+
+func TestFindPhrase(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "Choose the language to be used for the installation process."),
+		lineOf(20, 0, "<Go Back>"),
+		lineOf(20, 600, "<Continue>"),
+		lineOf(40, 0, "Detect network hardware"),
+		lineOf(60, 0, "during the network hardware detection step"),
+		lineOf(80, 0, "deskvm 42 ok"),
+		lineOf(100, 0, "The hostname is the host name of the system"),
+		lineOf(120, 0, "Contlnue with the Instal1ation"),
+		lineOf(140, 0, "Execute ashell"),
+		lineOf(160, 0, "Chinese (Simplified) - 中文(简体)"),
+	)
+	cases := []struct {
+		q     string
+		fuzzy bool
+		want  []string // matched texts in order
+	}{
+		{"Continue", true, []string{"<Continue>", "Contlnue"}},
+		{"Continue", false, []string{"<Continue>"}},
+		{"continue.", false, []string{"<Continue>"}},
+		{"go back", true, []string{"<Go Back>"}},
+		{"Go Back", false, []string{"<Go Back>"}},
+		{"installation process", true, []string{"installation process."}},
+		{"Install", true, nil}, // whole words: not "installation"
+		{"Detect network hardware", true, []string{"Detect network hardware"}},
+		{"network hardware detect", true, nil}, // "detection" is another word
+		{"deskvm 42 ok", true, []string{"deskvm 42 ok"}},
+		{"deskvm 43 ok", true, nil}, // digits never fuzzy
+		{"Hostname", true, []string{"hostname"}},
+		{"host name", true, []string{"hostname", "host name"}}, // run together is a slip OCR makes
+		{"Execute a shell", true, []string{"Execute ashell"}},  // run-together words
+		{"Chinese (Simplified)", false, []string{"Chinese (Simplified)"}},
+		{"Simplified Chinese", true, nil},
+		{"the", false, []string{"the", "the", "the", "The", "the", "the", "the"}},
+	}
+	for _, c := range cases {
+		ms := Find(res, Query{Text: c.q, Fuzzy: c.fuzzy})
+		var got []string
+		for _, m := range ms {
+			got = append(got, m.Text)
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("Find(%q, fuzzy=%v) = %q, want %q", c.q, c.fuzzy, got, c.want)
+		}
+	}
+}
+
+func TestFindFuzzyThreshold(t *testing.T) {
+	cases := []struct {
+		want, got string
+		ok        bool
+	}{
+		{"continue", "contlnue", true},  // 1 slip in 8 letters
+		{"continue", "c0ntlnue", true},  // 2 slips in 8 letters
+		{"continue", "c0nt1nuo", false}, // 3 slips
+		{"back", "baek", true},          // 1 slip in 4 letters
+		{"back", "bxek", false},         // 2 slips in 4 letters
+		{"go", "g0", false},             // short words are exact
+		{"install", "installs", false},  // letters added at the end
+		{"detect", "detection", false},  // a longer word
+		{"language", "languagc", true},
+		{"v2.2", "v2.3", false}, // digits are exact
+	}
+	for _, c := range cases {
+		d := wordDistance(c.want, c.got, true)
+		if (d >= 0) != c.ok {
+			t.Errorf("wordDistance(%q, %q) = %d, want match=%v", c.want, c.got, d, c.ok)
+		}
+	}
+	// Phrase budget: 15% of the phrase's letters in all.
+	res := result(lineOf(0, 0, "Plaese entr the hostnarne"))
+	if ms := Find(res, Query{Text: "Please enter the hostname", Fuzzy: true}); len(ms) != 0 {
+		t.Errorf("4 slips in 22 letters matched: %+v", ms)
+	}
+	res = result(lineOf(0, 0, "Please entor the hostnarne"))
+	ms := Find(res, Query{Text: "Please enter the hostname", Fuzzy: true})
+	if len(ms) != 1 || ms[0].Score >= 1 || ms[0].Score < 0.8 {
+		t.Errorf("2 slips in 22 letters: %+v", ms)
+	}
+}
+
+func TestFindMatchGeometry(t *testing.T) {
+	res := result(lineOf(20, 100, "Please <Go Back> now"))
+	ms := Find(res, Query{Text: "go back", Fuzzy: true})
+	if len(ms) != 1 {
+		t.Fatalf("want 1 match, got %+v", ms)
+	}
+	m := ms[0]
+	// "Please" is 48 px + 8 space: "<Go" starts at 156, "Back>" ends at 156+24+8+40.
+	if want := image.Rect(156, 20, 228, 30); m.BBox != want {
+		t.Errorf("bbox %v, want %v", m.BBox, want)
+	}
+	if want := image.Pt(192, 25); m.Point != want {
+		t.Errorf("point %v, want %v", m.Point, want)
+	}
+	if m.Line != 0 || m.Score != 1 {
+		t.Errorf("line %d score %v", m.Line, m.Score)
+	}
+}
+
+func TestFindRegexContainsRegionCase(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "Booting from Hard Disk..."),
+		lineOf(20, 0, "Booting from Floppy..."),
+		lineOf(40, 0, "No bootable device."),
+		lineOf(40, 400, "BOOT menu"),
+	)
+	ms := Find(res, Query{Regex: regexp.MustCompile(`Booting from (\w+)`)})
+	if len(ms) != 2 || ms[0].Text != "Booting from Hard" || ms[1].Text != "Booting from Floppy..." {
+		t.Errorf("regex: %+v", ms)
+	}
+	if ms[0].Line != 0 || ms[1].Line != 1 {
+		t.Errorf("regex lines: %d %d", ms[0].Line, ms[1].Line)
+	}
+	ms = Find(res, Query{Text: "boot", Contains: true})
+	if len(ms) != 4 {
+		t.Errorf("contains boot: want 4 (Booting, Booting, bootable, BOOT), got %+v", ms)
+	}
+	ms = Find(res, Query{Text: "boot", Contains: true, CaseSensitive: true})
+	if len(ms) != 1 || ms[0].Text != "bootable" {
+		t.Errorf("contains boot, case-sensitive: want bootable, got %+v", ms)
+	}
+	ms = Find(res, Query{Text: "boot", Fuzzy: true})
+	if len(ms) != 1 || ms[0].Text != "BOOT" {
+		t.Errorf("whole word boot: %+v", ms)
+	}
+	ms = Find(res, Query{Text: "BOOT", Fuzzy: true, CaseSensitive: true})
+	if len(ms) != 1 {
+		t.Errorf("case-sensitive BOOT: %+v", ms)
+	}
+	if ms = Find(res, Query{Text: "Boot", CaseSensitive: true}); len(ms) != 0 {
+		t.Errorf("case-sensitive Boot: %+v", ms)
+	}
+	r := image.Rect(0, 15, 300, 60)
+	ms = Find(res, Query{Text: "booting from", Region: &r})
+	if len(ms) != 1 || ms[0].Line != 1 {
+		t.Errorf("region: %+v", ms)
+	}
+	r = image.Rect(0, 0, 60, 100) // only the first word of each line
+	if ms = Find(res, Query{Text: "booting from", Region: &r}); len(ms) != 0 {
+		t.Errorf("region cutting the phrase: %+v", ms)
+	}
+}
+
+func TestFindReadingOrderAndText(t *testing.T) {
+	lines := []Line{
+		lineOf(100, 0, "third"),
+		lineOf(52, 300, "second right"),
+		lineOf(50, 0, "second left"),
+		lineOf(0, 0, "first"),
+	}
+	sortReadingOrder(lines)
+	res := &Result{Lines: lines}
+	if got, want := res.Text(), "first\nsecond left\nsecond right\nthird\n"; got != want {
+		t.Errorf("Text() = %q, want %q", got, want)
+	}
+	ms := Find(res, Query{Text: "second", Fuzzy: true})
+	if len(ms) != 2 || ms[0].Point.X > ms[1].Point.X {
+		t.Errorf("matches not in reading order: %+v", ms)
+	}
+	var nilRes *Result
+	if nilRes.Text() != "" || Find(nilRes, Query{Text: "x"}) != nil {
+		t.Error("nil result")
+	}
+}

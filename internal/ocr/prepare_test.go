@@ -1,0 +1,272 @@
+package ocr
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"image/draw"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+)
+
+var (
+	white = color.RGBA{255, 255, 255, 255}
+	black = color.RGBA{0, 0, 0, 255}
+	grey  = color.RGBA{170, 170, 170, 255}
+	red   = color.RGBA{170, 0, 0, 255}
+	teal  = color.RGBA{41, 128, 120, 255}
+)
+
+func canvasRGBA(w, h int, bg color.Color) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(m, m.Rect, image.NewUniform(bg), image.Point{}, draw.Src)
+	return m
+}
+
+func fillRect(m *image.RGBA, r image.Rectangle, c color.Color) {
+	draw.Draw(m, r, image.NewUniform(c), image.Point{}, draw.Src)
+}
+
+// drawText draws s with its baseline at (x, y) in basicfont 7×13.
+func drawText(m *image.RGBA, x, y int, s string, c color.Color) {
+	d := font.Drawer{Dst: m, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(s)
+}
+
+func inkAt(g *image.Gray, x, y int) bool { return g.GrayAt(x, y).Y < inkCutoff }
+
+// sameInk compares the ink masks of two prepared images inside r.
+func sameInk(t *testing.T, a, b *image.Gray, r image.Rectangle) {
+	t.Helper()
+	diff := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if inkAt(a, x, y) != inkAt(b, x, y) {
+				diff++
+			}
+		}
+	}
+	if diff > 0 {
+		t.Errorf("%d pixels differ in ink", diff)
+	}
+}
+
+func countInk(g *image.Gray, r image.Rectangle) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if inkAt(g, x, y) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestInkPolarity(t *testing.T) {
+	const s = "Light on dark reads like dark on light"
+	dark := canvasRGBA(400, 40, black)
+	drawText(dark, 10, 25, s, grey)
+	light := canvasRGBA(400, 40, white)
+	drawText(light, 10, 25, s, black)
+	a, b := inkImage(dark), inkImage(light)
+	if countInk(a, a.Rect) < 200 {
+		t.Fatalf("light-on-dark text lost: %d ink pixels", countInk(a, a.Rect))
+	}
+	sameInk(t, a, b, a.Rect)
+}
+
+func TestInkHighlightBar(t *testing.T) {
+	const s = "English - English"
+	// A bar with two rows of padding that begins 2 px before the text,
+	// inside a panel: its colour, not the panel's, is the background.
+	for _, c := range []struct {
+		name  string
+		panel color.Color
+		bar   color.Color
+		fg    color.Color
+	}{
+		{"teal bar", white, teal, white},
+		{"red button", grey, red, white},
+		{"input field", grey, color.RGBA{0, 0, 170, 255}, grey},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := canvasRGBA(300, 40, c.panel)
+			fillRect(m, image.Rect(20, 8, 160, 28), c.bar)
+			drawText(m, 22, 23, s, c.fg)
+			ref := canvasRGBA(300, 40, white)
+			drawText(ref, 22, 23, s, black)
+			got, want := inkImage(m), inkImage(ref)
+			sameInk(t, got, want, image.Rect(0, 0, 300, 40))
+		})
+	}
+}
+
+func TestCleanInkRemovesFramesAndCursor(t *testing.T) {
+	m := canvasRGBA(400, 100, white)
+	// A 1-px frame (button sides are 30 px tall), a dotted focus line,
+	// a long underline and an 8×16 cursor block.
+	frame := image.Rect(10, 10, 210, 40)
+	fillRect(m, image.Rect(frame.Min.X, frame.Min.Y, frame.Max.X, frame.Min.Y+1), black)
+	fillRect(m, image.Rect(frame.Min.X, frame.Max.Y-1, frame.Max.X, frame.Max.Y), black)
+	fillRect(m, image.Rect(frame.Min.X, frame.Min.Y, frame.Min.X+1, frame.Max.Y), black)
+	fillRect(m, image.Rect(frame.Max.X-1, frame.Min.Y, frame.Max.X, frame.Max.Y), black)
+	for x := 20; x < 200; x += 2 {
+		m.Set(x, 14, black)
+	}
+	fillRect(m, image.Rect(10, 70, 300, 71), black)
+	drawText(m, 20, 32, "Go Back", black)
+	fillRect(m, image.Rect(80, 20, 88, 36), black)
+	g := inkImage(m)
+	for _, r := range []image.Rectangle{
+		image.Rect(10, 10, 210, 11), image.Rect(10, 10, 11, 40), image.Rect(209, 10, 210, 40),
+		image.Rect(20, 14, 200, 15), image.Rect(10, 70, 300, 71), image.Rect(80, 20, 88, 36),
+	} {
+		if n := countInk(g, r); n > 0 {
+			t.Errorf("%v: %d ink pixels left", r, n)
+		}
+	}
+	if n := countInk(g, image.Rect(20, 18, 75, 36)); n < 40 {
+		t.Errorf("text erased: %d ink pixels", n)
+	}
+}
+
+func TestSegmentLines(t *testing.T) {
+	m := canvasRGBA(640, 120, white)
+	drawText(m, 10, 20, "Bosnian", black)
+	drawText(m, 200, 20, "Bosanski", black) // far: another piece
+	drawText(m, 10, 45, "Please enter the hostname", black)
+	drawText(m, 10, 70, "-", black) // too small to be a line
+	drawText(m, 10, 100, "Go Back", black)
+	drawText(m, 500, 100, "Continue", black)
+	g := inkImage(m)
+	got := segment(g, g.Rect)
+	wantStarts := []image.Point{{10, 0}, {200, 0}, {10, 0}, {10, 0}, {500, 0}}
+	if len(got) != len(wantStarts) {
+		t.Fatalf("got %d pieces %v, want %d", len(got), got, len(wantStarts))
+	}
+	for i, r := range got {
+		if abs(r.Min.X-wantStarts[i].X) > 1 {
+			t.Errorf("piece %d at %v, want x=%d", i, r, wantStarts[i].X)
+		}
+		if r.Dy() > 14 {
+			t.Errorf("piece %d is %d px tall: more than one line", i, r.Dy())
+		}
+	}
+	if got[2].Dx() < 150 {
+		t.Errorf("sentence split at word spaces: %v", got[2])
+	}
+}
+
+func TestSegmentTouchingLines(t *testing.T) {
+	// Two lines joined by a tall glyph column (CJK fills its cell).
+	m := canvasRGBA(300, 60, white)
+	drawText(m, 10, 20, "Chinese (Simplified)", black)
+	drawText(m, 10, 36, "Chinese (Traditional)", black)
+	fillRect(m, image.Rect(170, 8, 172, 38), black)
+	g := inkImage(m)
+	got := segment(g, g.Rect)
+	if len(got) < 2 {
+		t.Fatalf("touching lines not split: %v", got)
+	}
+}
+
+func TestComposeDistributeRoundTrip(t *testing.T) {
+	m := canvasRGBA(640, 200, white)
+	drawText(m, 100, 50, "Continue", black)
+	drawText(m, 300, 150, "Go Back", black)
+	g := inkImage(m)
+	eng := NewTesseract(nil)
+	ps := eng.pieces(g, segment(g, g.Rect))
+	if len(ps) != 2 {
+		t.Fatalf("pieces: %v", ps)
+	}
+	canvas, pl := compose(g, ps, 400)
+	// Pretend tesseract found one word exactly covering each placed piece.
+	var words []tsvWord
+	for i, p := range pl {
+		words = append(words, tsvWord{block: 1, par: 1, line: i + 1, text: "w", conf: 0.9, box: p.dst})
+		if !p.dst.In(canvas.Rect) {
+			t.Errorf("placement %v outside canvas %v", p.dst, canvas.Rect)
+		}
+	}
+	texts := distribute(words, pl)
+	res := assemble(ps, texts)
+	if len(res.Lines) != 2 {
+		t.Fatalf("lines: %+v", res.Lines)
+	}
+	for i, l := range res.Lines {
+		if l.BBox != ps[i].src {
+			t.Errorf("line %d box %v, want the piece %v", i, l.BBox, ps[i].src)
+		}
+	}
+}
+
+// countingRunner answers every canvas with no words and records the
+// canvases' sizes.
+type countingRunner struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingRunner) Run(ctx context.Context, img []byte) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	return []byte("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"), nil
+}
+
+func TestReaderCacheAndIncrementalInk(t *testing.T) {
+	base := toRGBA(loadPNG(t, filepath.Join(corpusDir(), "gtk-language.png")))
+	run := &countingRunner{}
+	rd := NewReader(run)
+	ctx := context.Background()
+	if _, err := rd.Read(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	st := rd.Stats()
+	if run.calls == 0 || st.Read == 0 || st.Cached != 0 {
+		t.Fatalf("first read: %d calls, stats %+v", run.calls, st)
+	}
+	// Same frame again: nothing is run.
+	calls := run.calls
+	if _, err := rd.Read(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	if run.calls != calls || rd.Stats().Read != 0 {
+		t.Errorf("unchanged frame ran tesseract: %d calls, stats %+v", run.calls-calls, rd.Stats())
+	}
+	// One word changes: one canvas with that line only.
+	next := image.NewRGBA(base.Rect)
+	copy(next.Pix, base.Pix)
+	fillRect(next, image.Rect(18, 88, 140, 104), color.RGBA{237, 235, 233, 255})
+	drawText(next, 18, 100, "Pick a language", black)
+	if _, err := rd.Read(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	st = rd.Stats()
+	if run.calls != calls+1 || st.Read != 1 || st.Cached != st.Lines-1 {
+		t.Errorf("small change: %d calls, stats %+v; want 1 call reading 1 line", run.calls-calls, st)
+	}
+	// The incrementally updated ink equals preparing the frame afresh.
+	full := inkImage(next)
+	sameInk(t, rd.ink, full, full.Rect)
+	// Content that moved is found in the cache: shift the whole screen
+	// down by 4 px (bars and lists keep their text).
+	moved := image.NewRGBA(base.Rect)
+	draw.Draw(moved, moved.Rect, image.NewUniform(color.RGBA{237, 235, 233, 255}), image.Point{}, draw.Src)
+	draw.Draw(moved, base.Rect.Add(image.Pt(0, 4)), base, image.Point{}, draw.Src)
+	calls = run.calls
+	if _, err := rd.Read(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	st = rd.Stats()
+	if st.Cached*10 < st.Lines*8 {
+		t.Errorf("moved screen: only %d of %d lines from the cache", st.Cached, st.Lines)
+	}
+}

@@ -1,0 +1,219 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"runtime"
+	"sync"
+)
+
+// Reader reads successive frames of one screen. It remembers the last
+// frame, its prepared ink and what every line image said, so a frame
+// that changed in a few places costs only the preparation of the changed
+// rows and the recognition of the lines that are new. Unchanged lines
+// are found again by content, also when they moved (a scrolled list).
+//
+// A Reader is safe for concurrent use; reads are serialised.
+type Reader struct {
+	eng *Tesseract
+
+	mu    sync.Mutex
+	prev  *image.RGBA
+	runs  []uint32
+	raw   *image.Gray // ink before cleaning
+	ink   *image.Gray
+	last  *Result
+	cache map[uint64]*cacheEntry
+	gen   int
+	stats ReadStats
+}
+
+// ReadStats describe the last Read.
+type ReadStats struct {
+	ChangedRows int // rows that differed from the previous frame
+	Lines       int // line images on the screen
+	Cached      int // of those, already known
+	Read        int // distinct line images given to tesseract
+}
+
+// Stats describes the last Read.
+func (r *Reader) Stats() ReadStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+type cacheEntry struct {
+	text pieceText
+	used int // generation of the last frame that contained it
+}
+
+// cacheKeep is how many frames a line no longer on screen stays cached
+// (dialogs that come back, list items scrolled out and in).
+const cacheKeep = 16
+
+// NewReader makes a Reader that runs tesseract through r.
+func NewReader(r Runner) *Reader {
+	return &Reader{eng: NewTesseract(r), cache: map[uint64]*cacheEntry{}}
+}
+
+// Recognize reads img and returns the lines inside region, keeping only
+// words whose centre is in it. It makes Reader an Engine.
+func (r *Reader) Recognize(ctx context.Context, img image.Image, region image.Rectangle) (*Result, error) {
+	res, err := r.Read(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	if img.Bounds().In(region) {
+		return res, nil
+	}
+	out := &Result{}
+	for _, l := range res.Lines {
+		if ws := wordsIn(l.Words, region); len(ws) > 0 {
+			out.Lines = append(out.Lines, newLine(ws))
+		}
+	}
+	return out, nil
+}
+
+// Read returns the text of the whole image.
+func (r *Reader) Read(ctx context.Context, img image.Image) (*Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	src := toRGBA(img)
+	b := src.Rect
+	var dirty [][2]int // row ranges [y0,y1) that changed
+	if r.prev == nil || r.prev.Rect != b {
+		r.prev = image.NewRGBA(b)
+		r.runs = make([]uint32, b.Dx()*b.Dy())
+		r.raw = image.NewGray(b)
+		r.ink = image.NewGray(b)
+		r.last = nil
+		dirty = [][2]int{{b.Min.Y, b.Max.Y}}
+	} else {
+		dirty = changedRows(r.prev, src)
+	}
+	r.stats = ReadStats{}
+	for _, d := range dirty {
+		r.stats.ChangedRows += d[1] - d[0]
+	}
+	if len(dirty) == 0 && r.last != nil {
+		r.stats.Lines, r.stats.Cached = len(r.last.Lines), len(r.last.Lines)
+		return r.last, nil
+	}
+	for _, d := range dirty {
+		copyRows(r.prev, src, d[0], d[1])
+		r.update(d[0], d[1])
+	}
+	pieces := r.eng.pieces(r.ink, segment(r.ink, r.ink.Rect))
+	r.gen++
+	texts := make(map[uint64]pieceText, len(pieces))
+	var todo []piece
+	for _, p := range pieces {
+		if e, ok := r.cache[p.key]; ok {
+			e.used = r.gen
+			texts[p.key] = e.text
+			continue
+		}
+		todo = append(todo, p)
+	}
+	r.stats.Lines, r.stats.Cached = len(pieces), len(pieces)-len(todo)
+	if len(todo) > 0 {
+		got, err := r.eng.read(ctx, r.ink, todo)
+		if err != nil {
+			r.prev = nil // start afresh next time
+			return nil, err
+		}
+		r.stats.Read = len(got)
+		for k, v := range got {
+			texts[k] = v
+			r.cache[k] = &cacheEntry{text: v, used: r.gen}
+		}
+	}
+	for k, e := range r.cache {
+		if r.gen-e.used > cacheKeep {
+			delete(r.cache, k)
+		}
+	}
+	r.last = assemble(pieces, texts)
+	return r.last, nil
+}
+
+// update recomputes the ink of rows [y0,y1) after they changed. A
+// pixel's ink depends on rows up to vertReach away, and line cleaning on
+// runs up to maxInkRunV long, so those neighbours are recomputed or
+// looked at too; only rows whose ink can have changed are written.
+func (r *Reader) update(y0, y1 int) {
+	b := r.prev.Rect
+	parallelRows(y0, y1, func(a, e int) { runMap(r.runs, r.prev, a, e) })
+	i0, i1 := max(y0-vertReach, b.Min.Y), min(y1+vertReach, b.Max.Y)
+	parallelRows(i0, i1, func(a, e int) { inkRows(r.raw, r.prev, r.runs, a, e) })
+	c0, c1 := max(i0-maxInkRunV, b.Min.Y), min(i1+maxInkRunV, b.Max.Y)
+	work := image.NewGray(image.Rect(b.Min.X, c0, b.Max.X, c1))
+	copy(work.Pix, r.raw.Pix[(c0-b.Min.Y)*r.raw.Stride:(c1-b.Min.Y)*r.raw.Stride])
+	cleanInk(work, work.Rect)
+	copy(r.ink.Pix[(i0-b.Min.Y)*r.ink.Stride:(i1-b.Min.Y)*r.ink.Stride],
+		work.Pix[(i0-c0)*work.Stride:(i1-c0)*work.Stride])
+}
+
+// parallelRows splits [y0,y1) over the CPUs.
+func parallelRows(y0, y1 int, f func(a, e int)) {
+	n := runtime.NumCPU()
+	if n < 2 || y1-y0 < 64 {
+		f(y0, y1)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (y1 - y0 + n - 1) / n
+	for a := y0; a < y1; a += step {
+		e := min(a+step, y1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(a, e)
+		}()
+	}
+	wg.Wait()
+}
+
+// changedRows compares two frames of equal bounds row by row.
+func changedRows(old, cur *image.RGBA) [][2]int {
+	b := cur.Rect
+	w := 4 * b.Dx()
+	var out [][2]int
+	start := -1
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		o := old.Pix[(y-b.Min.Y)*old.Stride:][:w]
+		c := cur.Pix[(y-b.Min.Y)*cur.Stride:][:w]
+		same := bytes.Equal(o, c)
+		if !same && start < 0 {
+			start = y
+		}
+		if same && start >= 0 {
+			out = append(out, [2]int{start, y})
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, [2]int{start, b.Max.Y})
+	}
+	// Close ranges whose recomputation would overlap anyway.
+	merged := out[:0]
+	for _, d := range out {
+		if n := len(merged); n > 0 && d[0]-merged[n-1][1] <= 2*(vertReach+maxInkRunV) {
+			merged[n-1][1] = d[1]
+			continue
+		}
+		merged = append(merged, d)
+	}
+	return merged
+}
+
+func copyRows(dst, src *image.RGBA, y0, y1 int) {
+	b := src.Rect
+	w := 4 * b.Dx()
+	for y := y0; y < y1; y++ {
+		copy(dst.Pix[(y-b.Min.Y)*dst.Stride:][:w], src.Pix[(y-b.Min.Y)*src.Stride:][:w])
+	}
+}
