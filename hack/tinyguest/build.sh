@@ -59,11 +59,18 @@ kpkg=$(awk '/^Package: linux-image-amd64$/ {m=1; next} /^Package:/ {m=0} m && /^
 [ -n "$kpkg" ] || die "cannot find the kernel image package linux-image-amd64 depends on"
 key=$( {
   cat "$0"
-  (cd "$here/rootfs" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %a %F' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+  # Contents and the executable bit only: other mode bits follow the umask
+  # of the checkout and are normalised in the guest anyway.
+  (cd "$here/rootfs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum && find . -type f -executable | LC_ALL=C sort)
   echo "$info"
 } | sha256sum | cut -c1-32)
 
-if [ -f "$out/key" ] && [ "$(cat "$out/key")" = "$key" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ]; then
+outputs=(vmlinuz initrd.gz kernel-version root-password id_ed25519 id_ed25519.pub ssh_host_ed25519_key.pub)
+cached() {
+  [ -f "$out/key" ] && [ "$(cat "$out/key")" = "$key" ] || return 1
+  for f in "${outputs[@]}"; do [ -s "$out/$f" ] || return 1; done
+}
+if cached; then
   echo "$out"
   exit 0
 fi
@@ -116,6 +123,7 @@ xrun() { "$ex/lib64/ld-linux-x86-64.so.2" --library-path "$libpath" "$@"; }
 
 # --- file tree -------------------------------------------------------
 cp -a "$here/rootfs/." "$rt/"
+chmod -R u+rwX,go-w,go+rX "$rt"
 mkdir -p "$rt"/{bin,dev,proc,sys,run,tmp,root/.ssh,etc/dropbear,usr/bin,usr/sbin,lib64,var}
 ln -s bin "$rt/sbin"
 ln -s /run "$rt/var/run"
@@ -184,7 +192,7 @@ chmod 0700 "$rt/etc/dropbear"
 echo "$kver" > "$work/kernel-version"
 echo "$root_password" > "$work/root-password"
 chmod 0600 "$work/id_ed25519"
-for f in vmlinuz initrd.gz kernel-version root-password id_ed25519 id_ed25519.pub ssh_host_ed25519_key.pub; do
+for f in "${outputs[@]}"; do
   mv -f "$work/$f" "$out/$f"
 done
 echo "$key" > "$out/key"
