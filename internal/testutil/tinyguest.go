@@ -501,9 +501,23 @@ func (g *RunningGuest) Run(ctx context.Context, command string) (string, error) 
 
 // WaitSerial waits until the serial console output contains text.
 func (g *RunningGuest) WaitSerial(ctx context.Context, text string) error {
+	return g.WaitSerialSince(ctx, 0, text)
+}
+
+// SerialLen is the number of bytes of serial output so far: a mark for
+// WaitSerialSince before typing something.
+func (g *RunningGuest) SerialLen() int {
+	out, _ := g.serial.snapshot()
+	return len(out)
+}
+
+// WaitSerialSince waits until the serial output after byte offset mark
+// contains text.
+func (g *RunningGuest) WaitSerialSince(ctx context.Context, mark int, text string) error {
+	seen := func(out string) bool { return mark <= len(out) && strings.Contains(out[mark:], text) }
 	for {
 		out, changed := g.serial.snapshot()
-		if strings.Contains(out, text) {
+		if seen(out) {
 			return nil
 		}
 		select {
@@ -511,7 +525,7 @@ func (g *RunningGuest) WaitSerial(ctx context.Context, text string) error {
 		case <-ctx.Done():
 			return fmt.Errorf("serial console never showed %q: %w", text, ctx.Err())
 		case <-g.exited:
-			if out, _ := g.serial.snapshot(); strings.Contains(out, text) {
+			if out, _ := g.serial.snapshot(); seen(out) {
 				return nil
 			}
 			return fmt.Errorf("serial console never showed %q: qemu exited", text)

@@ -89,6 +89,17 @@ func TestTinyGuestQEMU(t *testing.T) {
 // serialLogin logs in as root with the password on ttyS0 and runs a command.
 func serialLogin(ctx context.Context, t *testing.T, g *RunningGuest) {
 	t.Helper()
+	// A console attached after boot missed the first prompt; an empty
+	// line makes getty print it again.
+	mark := g.SerialLen()
+	if err := g.WriteSerial("\n"); err != nil {
+		t.Fatal(err)
+	}
+	ctxPrompt, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := g.WaitSerialSince(ctxPrompt, mark, "tinyguest login:"); err != nil {
+		t.Fatalf("getty did not prompt again after an empty line: %v", err)
+	}
 	steps := []struct{ send, want string }{
 		{"root\n", "Password:"},
 		{g.Files.RootPassword + "\n", "tinyguest:~# "},
@@ -96,10 +107,11 @@ func serialLogin(ctx context.Context, t *testing.T, g *RunningGuest) {
 		{"echo serial-login-$((6*7))\n", "serial-login-42"},
 	}
 	for _, s := range steps {
+		mark := g.SerialLen()
 		if err := g.WriteSerial(s.send); err != nil {
 			t.Fatal(err)
 		}
-		if err := g.WaitSerial(ctx, s.want); err != nil {
+		if err := g.WaitSerialSince(ctx, mark, s.want); err != nil {
 			t.Fatalf("serial login: %v", err)
 		}
 	}
