@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,6 +266,25 @@ func checkLibvirtGuest(t *testing.T, virsh, uri, name string, files TinyGuestFil
 	if addr := firstGuestIPv4(t, resp.Return); addr != "10.0.2.15" {
 		t.Errorf("agent reports IPv4 %q, want 10.0.2.15", addr)
 	}
+	// The balloon driver reports statistics every <stats period> seconds.
+	var stats string
+	err = retryEvery(ctx, time.Second, func() error {
+		out, err := exec.CommandContext(ctx, virsh, "-c", uri, "dommemstat", name).CombinedOutput()
+		stats = string(out)
+		if err != nil {
+			return err
+		}
+		for _, k := range []string{"actual", "unused", "usable", "rss"} {
+			if !memstatPositive(stats, k) {
+				return fmt.Errorf("no %s yet", k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("balloon statistics: %v\n%s", err, stats)
+	}
+
 	if out, err := exec.Command(virsh, "-c", uri, "shutdown", name, "--mode", "acpi").CombinedOutput(); err != nil {
 		t.Fatalf("virsh shutdown: %v %s", err, out)
 	}
@@ -281,6 +301,18 @@ func checkLibvirtGuest(t *testing.T, virsh, uri, name string, files TinyGuestFil
 	if err != nil {
 		t.Fatalf("ACPI shutdown through libvirt: %v", err)
 	}
+}
+
+// memstatPositive reports whether virsh dommemstat output has "key N", N > 0.
+func memstatPositive(out, key string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == key {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			return err == nil && n > 0
+		}
+	}
+	return false
 }
 
 func firstGuestIPv4(t *testing.T, raw json.RawMessage) string {
