@@ -85,13 +85,18 @@ func runOCR(cmd *cobra.Command, g *globalOptions, o *ocrOptions, path string) er
 	if _, err := exec.LookPath(o.tesseract); err != nil {
 		return fmt.Errorf("ocr: %s not found (install tesseract-ocr and tesseract-ocr-eng): %w", o.tesseract, err)
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("ocr: %w", err)
+	}
+	defer f.Close()
 	// Tesseract loads its model while the image is decoded and prepared.
 	pool := ocr.NewProcessPool(ocr.TesseractOptions{Path: o.tesseract, Warm: runtime.NumCPU(), OneShot: true})
 	defer pool.Close()
 	go pool.Warm()
-	img, err := loadImage(path)
+	img, _, err := image.Decode(f)
 	if err != nil {
-		return err
+		return fmt.Errorf("ocr: read image %s: %w", path, err)
 	}
 	res, err := ocr.NewTesseract(pool).Recognize(cmd.Context(), img, img.Bounds())
 	if err != nil {
@@ -110,19 +115,6 @@ func runOCR(cmd *cobra.Command, g *globalOptions, o *ocrOptions, path string) er
 		return silentExit(1)
 	}
 	return nil
-}
-
-func loadImage(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("ocr: %w", err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("ocr: read image %s: %w", path, err)
-	}
-	return img, nil
 }
 
 // parseRegion parses "x,y,width,height".

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,36 @@ import (
 // the warm tesseract processes are given time to start (settle), as they
 // are between screen changes in real use; see docs/benchmarks.md.
 
-const settle = 400 * time.Millisecond
+const settle = 50 * time.Millisecond
+
+// waitReady waits until the pool's idle tesseract processes have loaded
+// their model and block reading stdin (Linux: wchan is a pipe read).
+func waitReady(tb testing.TB, p *ProcessPool) {
+	p.Warm()
+	p.WaitWarm()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		var pids []int
+		for _, tp := range p.idle {
+			pids = append(pids, tp.cmd.Process.Pid)
+		}
+		p.mu.Unlock()
+		ready := 0
+		for _, pid := range pids {
+			w, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+			if strings.Contains(string(w), "pipe_read") {
+				ready++
+			}
+		}
+		if ready == len(pids) {
+			time.Sleep(settle)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tb.Fatalf("tesseract processes not ready after 20s")
+}
 
 var benchImages = []string{"gtk-language.png", "text-main-menu.png"}
 
@@ -83,9 +113,7 @@ func BenchmarkRecognizeFull(b *testing.B) {
 			var ds []time.Duration
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				pool.Warm()
-				pool.WaitWarm()
-				time.Sleep(settle)
+				waitReady(b, pool)
 				b.StartTimer()
 				t0 := time.Now()
 				if _, err := eng.Recognize(context.Background(), img, img.Bounds()); err != nil {
@@ -115,9 +143,7 @@ func BenchmarkFullVsPlain(b *testing.B) {
 				t0 := time.Now()
 				plainTesseract(b, path)
 				plain = append(plain, time.Since(t0))
-				pool.Warm()
-				pool.WaitWarm()
-				time.Sleep(settle)
+				waitReady(b, pool)
 				t0 = time.Now()
 				if _, err := eng.Recognize(context.Background(), img, img.Bounds()); err != nil {
 					b.Fatal(err)
@@ -172,9 +198,7 @@ func BenchmarkReadAfterSmallChange(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				next := changeRegion(img, rect, i)
-				pool.Warm()
-				pool.WaitWarm()
-				time.Sleep(settle)
+				waitReady(b, pool)
 				b.StartTimer()
 				t0 := time.Now()
 				res, err := rd.Read(ctx, next)

@@ -11,6 +11,11 @@ import (
 // tesseract process then reads a whole canvas, which costs one process
 // start instead of one per line.
 
+// gapFactorX sets the space between pieces on a shelf, in piece heights:
+// well above a word space, so Tesseract keeps pieces apart, and small,
+// because the recogniser's work grows with the line length it scans.
+var gapFactorX = 1
+
 // piece is one line box to read, with how much to enlarge it.
 type piece struct {
 	src   image.Rectangle // in the original image
@@ -56,7 +61,7 @@ func compose(ink *image.Gray, ps []piece, maxW int) (*image.Gray, []placement) {
 	x, y, shelfH := 0, 0, 0
 	for _, it := range items {
 		margin := it.h/2 + 4
-		gapX := 2*it.h + 8
+		gapX := gapFactorX*it.h + 8
 		if x > 0 && x+it.w+margin > maxW {
 			y += shelfH
 			x, shelfH = 0, 0

@@ -82,7 +82,7 @@ func (t *Tesseract) pieces(ink *image.Gray, boxes []image.Rectangle) []piece {
 
 // minCanvasArea keeps small jobs on one process: a second process would
 // cost more in start-up than it saves.
-const minCanvasArea = 200_000
+const minCanvasArea = 40_000
 
 // read recognises pieces, several canvases in parallel, and returns the
 // text per piece key.

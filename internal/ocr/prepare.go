@@ -30,7 +30,7 @@ const (
 	maxThinRunV = 20
 	// Dark ink that fills a solidBlock×solidBlock square is a cursor or a
 	// filled box, not a stroke of a screen font.
-	solidBlock = 5
+	solidBlock = 6
 	solidDark  = 64
 )
 

@@ -41,7 +41,7 @@ func segment(g *image.Gray, r image.Rectangle) []image.Rectangle {
 				stack = append(stack, b, a)
 				continue
 			}
-			if band.Dy() >= minLineHeight && band.Dy() <= maxLineHeight {
+			if band.Dy() >= minLineHeight && band.Dy() <= maxLineHeight && hasContrast(g, band) {
 				out = append(out, band)
 			}
 			continue
@@ -134,6 +134,23 @@ func splitCols(g *image.Gray, r image.Rectangle, gap int) []image.Rectangle {
 		out = append(out, image.Rect(r.Min.X+start, r.Min.Y, r.Min.X+lastInk+1, r.Max.Y))
 	}
 	return out
+}
+
+// minContrastInk: a piece whose darkest ink is lighter than this has too
+// little contrast to be text anyone is meant to read (scroll-bar thumbs,
+// shaded boxes); reading it only costs time.
+const minContrastInk = 110
+
+func hasContrast(g *image.Gray, r image.Rectangle) bool {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
+		for _, v := range row {
+			if v < minContrastInk {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // splitWeakRow splits a band of two lines that touch (tall glyphs such as
