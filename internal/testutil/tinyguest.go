@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -323,6 +324,9 @@ func startTinyGuest(t testing.TB, qemu string, files TinyGuestFiles, opts TinyGu
 	args = append(args, opts.ExtraArgs...)
 	g.cmd = exec.Command(qemu, args...)
 	g.cmd.ExtraFiles = []*os.File{qmpF, qgaF}
+	// Cleanup does not run when the test binary is killed (go test
+	// -timeout); the kernel then stops QEMU instead of leaving it behind.
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	g.cmd.Stdout = g.serial
 	g.cmd.Stderr = g.stderr
 	if g.stdin, err = g.cmd.StdinPipe(); err != nil {
