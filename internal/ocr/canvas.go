@@ -19,8 +19,8 @@ var gapFactorX = 1
 // piece is one line box to read, with how much to enlarge it.
 type piece struct {
 	src   image.Rectangle // in the original image
-	scale int
-	key   uint64 // hash of its ink pixels and scale, for the cache
+	scale2 int    // enlargement in halves: 2 is 1×, 3 is 1.5×, 4 is 2×
+	key    uint64 // hash of its ink pixels and scale, for the cache
 }
 
 // placement is where a piece landed on a canvas.
@@ -29,17 +29,26 @@ type placement struct {
 	dst image.Rectangle // the scaled piece on the canvas
 }
 
-// scaleFor picks the enlargement for a line of height h (ink extent):
-// Tesseract reads best with capitals of 20–30 px.
+// scaleFor picks the enlargement (in halves) for a line of height h (ink
+// extent, ascenders to descenders). Tesseract finds glyphs and word
+// spaces reliably from capitals of about 15 px; more only costs time
+// (measured on the corpus, see docs/ocr.md).
 func scaleFor(h int) int {
 	switch {
 	case h <= 9:
-		return 3
+		return 6
 	case h <= 22:
-		return 2
+		return scaleSmall
 	}
-	return 1
+	return 2
 }
+
+// scaleSmall is the enlargement of ordinary screen text (8×16 VGA
+// cells, 11–13 px UI fonts).
+var scaleSmall = 4
+
+// scaled is n enlarged by s2/2, rounded up.
+func scaled(n, s2 int) int { return (n*s2 + 1) / 2 }
 
 // compose lays pieces out on one canvas no wider than maxW (or the widest
 // piece) and draws their ink scaled up.
@@ -50,7 +59,7 @@ func compose(ink *image.Gray, ps []piece, maxW int) (*image.Gray, []placement) {
 	}
 	items := make([]sized, len(ps))
 	for i, p := range ps {
-		items[i] = sized{p, p.src.Dx() * p.scale, p.src.Dy() * p.scale}
+		items[i] = sized{p, scaled(p.src.Dx(), p.scale2), scaled(p.src.Dy(), p.scale2)}
 		if items[i].w+16 > maxW {
 			maxW = items[i].w + 16
 		}
@@ -80,57 +89,46 @@ func compose(ink *image.Gray, ps []piece, maxW int) (*image.Gray, []placement) {
 	if height == 0 {
 		height = 1
 	}
-	canvas := image.NewGray(image.Rect(0, 0, maxW, height))
+	// Only as wide as used: tesseract's page-level work grows with area.
+	width := 1
+	for _, p := range pl {
+		width = max(width, p.dst.Max.X+p.dst.Dy()/2+4)
+	}
+	width = min(width, maxW)
+	canvas := image.NewGray(image.Rect(0, 0, width, height))
 	for i := range canvas.Pix {
 		canvas.Pix[i] = 255
 	}
 	for _, p := range pl {
-		drawScaled(canvas, p.dst.Min, ink, p.src, p.scale)
+		drawScaled(canvas, p.dst.Min, ink, p.src, p.scale2)
 	}
 	return canvas, pl
 }
 
-// drawScaled draws src's rectangle r at dst's point at, enlarged s times
-// with bilinear interpolation (keeps anti-aliased strokes smooth).
-func drawScaled(dst *image.Gray, at image.Point, src *image.Gray, r image.Rectangle, s int) {
+// drawScaled draws src's rectangle r at dst's point at, enlarged s2/2
+// times with bilinear interpolation (keeps anti-aliased strokes smooth).
+func drawScaled(dst *image.Gray, at image.Point, src *image.Gray, r image.Rectangle, s2 int) {
 	w, h := r.Dx(), r.Dy()
 	get := func(x, y int) int {
-		if x < 0 {
-			x = 0
-		}
-		if y < 0 {
-			y = 0
-		}
-		if x >= w {
-			x = w - 1
-		}
-		if y >= h {
-			y = h - 1
-		}
+		x = min(max(x, 0), w-1)
+		y = min(max(y, 0), h-1)
 		return int(src.Pix[(r.Min.Y+y-src.Rect.Min.Y)*src.Stride+(r.Min.X+x-src.Rect.Min.X)])
 	}
-	if s == 1 {
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				dst.Pix[(at.Y+y)*dst.Stride+at.X+x] = uint8(get(x, y))
-			}
-		}
-		return
-	}
-	// Sample at pixel centres: source coordinate = (o + 0.5)/s - 0.5, in
-	// units of 1/(2s).
-	for oy := 0; oy < h*s; oy++ {
-		fy := 2*oy + 1 - s // times 1/(2s)
-		y0 := floorDiv(fy, 2*s)
-		wy := fy - y0*2*s
+	ow, oh := scaled(w, s2), scaled(h, s2)
+	// Sample at pixel centres: source = (o+0.5)·2/s2 − 0.5
+	// = (4o + 2 − s2) / (2·s2).
+	den := 2 * s2
+	for oy := 0; oy < oh; oy++ {
+		fy := 4*oy + 2 - s2
+		y0 := floorDiv(fy, den)
+		wy := fy - y0*den
 		row := dst.Pix[(at.Y+oy)*dst.Stride+at.X:]
-		for ox := 0; ox < w*s; ox++ {
-			fx := 2*ox + 1 - s
-			x0 := floorDiv(fx, 2*s)
-			wx := fx - x0*2*s
+		for ox := 0; ox < ow; ox++ {
+			fx := 4*ox + 2 - s2
+			x0 := floorDiv(fx, den)
+			wx := fx - x0*den
 			a, b := get(x0, y0), get(x0+1, y0)
 			c, d := get(x0, y0+1), get(x0+1, y0+1)
-			den := 2 * s
 			top := a*(den-wx) + b*wx
 			bot := c*(den-wx) + d*wx
 			row[ox] = uint8((top*(den-wy) + bot*wy) / (den * den))

@@ -25,7 +25,7 @@ type Tesseract struct {
 	// canvasWidth bounds composed canvases (wide canvases keep the number
 	// of shelves, and so Tesseract's line finding, small).
 	canvasWidth int
-	maxScale    int // 0: no limit
+	maxScale    int // in halves; 0: no limit
 	// dump, when set (tests), receives every canvas before it is read.
 	dump func(*image.Gray)
 }
@@ -75,7 +75,7 @@ func (t *Tesseract) pieces(ink *image.Gray, boxes []image.Rectangle) []piece {
 			off := (y-ink.Rect.Min.Y)*ink.Stride + (b.Min.X - ink.Rect.Min.X)
 			h.Write(ink.Pix[off : off+b.Dx()])
 		}
-		ps[i] = piece{src: b, scale: s, key: h.Sum64()}
+		ps[i] = piece{src: b, scale2: s, key: h.Sum64()}
 	}
 	return ps
 }
@@ -98,7 +98,7 @@ func (t *Tesseract) read(ctx context.Context, ink *image.Gray, ps []piece) (map[
 		}
 		seen[p.key] = true
 		todo = append(todo, p)
-		area += p.src.Dx() * p.src.Dy() * p.scale * p.scale
+		area += areaOf(p)
 	}
 	if len(todo) == 0 {
 		return out, nil
@@ -163,7 +163,7 @@ func balance(ps []piece, k int) [][]piece {
 	return groups
 }
 
-func areaOf(p piece) int { return p.src.Dx() * p.src.Dy() * p.scale * p.scale }
+func areaOf(p piece) int { return scaled(p.src.Dx(), p.scale2) * scaled(p.src.Dy(), p.scale2) }
 
 func (t *Tesseract) readCanvas(ctx context.Context, ink *image.Gray, ps []piece) (map[uint64]pieceText, error) {
 	canvas, pl := compose(ink, ps, t.canvasWidth)
@@ -209,10 +209,10 @@ func distribute(words []tsvWord, pl []placement) map[uint64]pieceText {
 		if b.Empty() {
 			continue
 		}
-		s := p.scale
+		s2 := p.scale2
 		rel := image.Rect(
-			floorDiv(b.Min.X-p.dst.Min.X, s), floorDiv(b.Min.Y-p.dst.Min.Y, s),
-			(b.Max.X-p.dst.Min.X+s-1)/s, (b.Max.Y-p.dst.Min.Y+s-1)/s)
+			floorDiv(2*(b.Min.X-p.dst.Min.X), s2), floorDiv(2*(b.Min.Y-p.dst.Min.Y), s2),
+			(2*(b.Max.X-p.dst.Min.X)+s2-1)/s2, (2*(b.Max.Y-p.dst.Min.Y)+s2-1)/s2)
 		a := &accs[idx]
 		if a.lines == nil {
 			a.lines = map[lineKey][]Word{}
