@@ -18,9 +18,9 @@ var gapFactorX = 1
 
 // piece is one line box to read, with how much to enlarge it.
 type piece struct {
-	src   image.Rectangle // in the original image
-	scale2 int    // enlargement in halves: 2 is 1×, 3 is 1.5×, 4 is 2×
-	key    uint64 // hash of its ink pixels and scale, for the cache
+	src    image.Rectangle // in the original image
+	scale2 int             // enlargement in halves: 2 is 1×, 3 is 1.5×, 4 is 2×
+	key    uint64          // hash of its ink pixels and scale, for the cache
 }
 
 // placement is where a piece landed on a canvas.
