@@ -89,7 +89,7 @@ func Main(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io
 	root := NewRootCommand(stdin, stdout, stderr)
 	args := argv[1:]
 	if name, ok := vmCommandName(filepath.Base(argv[0])); ok {
-		args = append([]string{"vm", name}, args...)
+		args = vmCommandArgs(name, args)
 	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -114,4 +114,14 @@ func vmCommandName(base string) (string, bool) {
 		return base[len(prefix):], true
 	}
 	return "", false
+}
+
+// vmCommandArgs turns the arguments of vm-NAME into deskvm's. Shell
+// completion calls the program as typed (vm-NAME __complete ARGS), and
+// cobra wants __complete first: __complete vm NAME ARGS.
+func vmCommandArgs(name string, args []string) []string {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return append([]string{args[0], "vm", name}, args[1:]...)
+	}
+	return append([]string{"vm", name}, args...)
 }

@@ -38,6 +38,7 @@ type Fake struct {
 	pools   map[string]*Pool
 	volumes map[string]map[string]*Volume // pool -> name -> volume
 	calls   []Call
+	guests  map[string]*fakeGuest // see fake_guest.go
 
 	// Fail, when set, is asked before every changing call; a non-nil
 	// error is returned instead of doing it (for rollback tests).
@@ -312,6 +313,15 @@ func (f *Fake) MemoryStats(ctx context.Context, name string) (map[string]uint64,
 	}
 	if !d.Active {
 		return nil, fmt.Errorf("memory stats of domain %q: %w: domain is not running", name, ErrInvalid)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if g := f.guests[name]; g != nil && g.stats != nil {
+		out := make(map[string]uint64, len(g.stats))
+		for k, v := range g.stats {
+			out[k] = v
+		}
+		return out, nil
 	}
 	return map[string]uint64{"actual": 1 << 20, "rss": 1 << 19}, nil
 }
