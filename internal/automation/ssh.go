@@ -2,6 +2,8 @@ package automation
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,10 +67,11 @@ func CheckSSH(ctx context.Context, hc *HealthCheck, opts SSHOptions) (HealthResu
 	}
 	addr := net.JoinHostPort(hc.Host, strconv.Itoa(hc.Port))
 	cfg := &ssh.ClientConfig{
-		User:            hc.User,
-		Auth:            auth,
-		HostKeyCallback: trustOnFirstUse(khPath, log),
-		Timeout:         hc.Timeout,
+		User:              hc.User,
+		Auth:              auth,
+		HostKeyCallback:   trustOnFirstUse(khPath, log),
+		HostKeyAlgorithms: hostKeyAlgorithms(khPath, addr),
+		Timeout:           hc.Timeout,
 	}
 	var res HealthResult
 	var last error
@@ -194,6 +197,44 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// preferredHostKeyAlgorithms puts ed25519 first: dropbear with only an
+// ed25519 host key aborts the handshake when the client prefers RSA.
+var preferredHostKeyAlgorithms = []string{
+	ssh.KeyAlgoED25519,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA,
+}
+
+// hostKeyAlgorithms asks for the algorithm of the key remembered for
+// addr, as OpenSSH does, so a server with several host keys presents the
+// one we know; for a new host it returns the preferred order.
+func hostKeyAlgorithms(path, addr string) []string {
+	check, err := knownhosts.New(path)
+	if err != nil {
+		return preferredHostKeyAlgorithms
+	}
+	// A key that cannot be known makes the callback list the known ones.
+	_, probe, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(probe)
+	if err != nil {
+		return preferredHostKeyAlgorithms
+	}
+	var ke *knownhosts.KeyError
+	if err := check(addr, &net.TCPAddr{}, signer.PublicKey()); !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return preferredHostKeyAlgorithms
+	}
+	var algos []string
+	for _, w := range ke.Want {
+		switch t := w.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algos = append(algos, t)
+		}
+	}
+	return algos
 }
 
 var knownHostsMu sync.Mutex
