@@ -67,4 +67,3 @@ func TestHealthCheckAgainstTinyGuest(t *testing.T) {
 		t.Errorf("changed key: err %v after %d attempts", err, res.Attempts)
 	}
 }
-
