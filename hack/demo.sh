@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 if [ "${1:-}" = clean ]; then
   # Disabling the VM in a copy of the config makes apply undefine it.
   sed 's/^\(    enable:\) true/\1 false/' examples/demo.yaml > "$OUT/demo-disabled.yaml"
-  $BIN apply -f "$OUT/demo-disabled.yaml" --delete-disks
+  $BIN apply -f "$OUT/demo-disabled.yaml" --restart --delete-disks
   echo "demo VM removed"
   exit 0
 fi

@@ -28,6 +28,11 @@ func Hash(vm *VM, c *Config) string {
 	}
 	v := cloneVM(vm)
 	fillVMDefaults(v, name, &g, defaultsFor(g.Profile))
+	// Options that never reach the domain definition stay out of the hash,
+	// so changing them is not an update and never a pending restart:
+	// autostart is a libvirt flag, the disk size a volume property,
+	// enable and sshUser are deskvm's own.
+	v.Enable, v.AutoStart, v.SSHUser, v.DiskSize = nil, nil, "", ""
 	b, err := json.Marshal(struct {
 		Version            string `json:"version"`
 		VM                 *VM    `json:"vm"`

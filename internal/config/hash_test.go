@@ -42,4 +42,16 @@ func TestHash(t *testing.T) {
 	if Hash(fw.VMs["a"], fw) != h {
 		t.Errorf("firewall/connect changed the VM hash")
 	}
+	// Nor do the per-VM options that are not part of the definition:
+	// toggling autostart of a running VM must not make a restart pending.
+	for _, doc := range []string{
+		"vms:\n  a: {memory: 8G, autoStart: true}\n",
+		"vms:\n  a: {memory: 8G, diskSize: 500G}\n",
+		"vms:\n  a: {memory: 8G, sshUser: alice}\n",
+	} {
+		d := mustLoad(t, doc)
+		if Hash(d.VMs["a"], d) != h {
+			t.Errorf("option outside the domain definition changed the hash: %q", doc)
+		}
+	}
 }
