@@ -30,22 +30,29 @@ type placement struct {
 }
 
 // scaleFor picks the enlargement (in halves) for a line of height h (ink
-// extent, ascenders to descenders). Tesseract finds glyphs and word
-// spaces reliably from capitals of about 15 px; more only costs time
-// (measured on the corpus, see docs/ocr.md).
-func scaleFor(h int) int {
+// extent, ascenders to descenders). Pixel fonts (VGA text, firmware) have
+// 1-px strokes and jagged diagonals that Tesseract misreads unless
+// enlarged; anti-aliased (smooth) UI fonts carry their shape in the grey
+// levels and read as well at 1× from 10 px on, for about a third less
+// CPU (measured on the corpus, see docs/ocr.md).
+func scaleFor(h int, smooth bool) int {
 	switch {
 	case h <= 9:
 		return 6
+	case smooth && h >= 10 && h <= 22:
+		return scaleSmooth
 	case h <= 22:
-		return scaleSmall
+		return 4
 	}
 	return 2
 }
 
-// scaleSmall is the enlargement of ordinary screen text (8×16 VGA
-// cells, 11–13 px UI fonts).
-var scaleSmall = 4
+// scaleSmooth is the enlargement of anti-aliased text 10–22 px high.
+var scaleSmooth = 2
+
+// smoothPercent: a line whose pixels are at least this many tenths of a
+// percent partly inked (grey levels 48–207) is anti-aliased.
+const smoothPercent = 30
 
 // scaled is n enlarged by s2/2, rounded up.
 func scaled(n, s2 int) int { return (n*s2 + 1) / 2 }

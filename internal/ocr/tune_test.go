@@ -101,3 +101,41 @@ func TestGenCanvases(t *testing.T) {
 	}
 	gapFactorX = 1
 }
+
+func TestGenScales(t *testing.T) {
+	name := os.Getenv("DESKVM_OCR_GENSCALE")
+	if name == "" {
+		t.Skip("dev only")
+	}
+	img := loadPNG(t, filepath.Join(corpusDir(), name))
+	for _, s := range []int{2, 3, 4} {
+		eng := NewTesseract(nil)
+		eng.maxScale = s
+		ink := inkImage(toRGBA(img))
+		ps := eng.pieces(ink, segment(ink, ink.Rect))
+		c, _ := compose(ink, ps, 1600)
+		os.WriteFile(filepath.Join("/tmp/dump", "s"+strconv.Itoa(s)+".pgm"), encodePGM(c), 0o644)
+	}
+}
+
+func TestGenOneLine(t *testing.T) {
+	name := os.Getenv("DESKVM_OCR_GENLINE")
+	if name == "" {
+		t.Skip("dev only")
+	}
+	img := loadPNG(t, filepath.Join(corpusDir(), name))
+	eng := NewTesseract(nil)
+	ink := inkImage(toRGBA(img))
+	ps := eng.pieces(ink, segment(ink, ink.Rect))
+	var keep []piece
+	for _, p := range ps {
+		if p.src.Dy() <= 22 {
+			keep = append(keep, p)
+		}
+	}
+	c, _ := compose(ink, keep, 1<<20)
+	os.WriteFile("/tmp/dump/oneline.pgm", encodePGM(c), 0o644)
+	c, _ = compose(ink, keep, 1600)
+	os.WriteFile("/tmp/dump/shelf.pgm", encodePGM(c), 0o644)
+	t.Logf("%d of %d pieces", len(keep), len(ps))
+}
