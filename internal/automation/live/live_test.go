@@ -23,7 +23,7 @@ func liveOptions(t testing.TB, addr string) automation.Options {
 	t.Cleanup(func() { pool.Close() })
 	return automation.Options{
 		Dial:        DialVNC(addr, vnc.Options{}),
-		Eye:         &Eye{Engine: ocr.NewTesseract(pool)},
+		Eye:         &Eye{Engine: ocr.NewReader(pool)},
 		RedialDelay: 200 * time.Millisecond,
 	}
 }

@@ -15,7 +15,7 @@ func DialVNC(addr string, opts vnc.Options) automation.Dialer {
 	return func(ctx context.Context) (automation.Session, error) {
 		c, err := vnc.Dial(ctx, addr, opts)
 		if err != nil {
-			return nil, fmt.Errorf("vnc %s: %w", addr, err)
+			return nil, err // vnc.Dial names the address
 		}
 		if _, err := c.WaitFullFrame(ctx); err != nil {
 			c.Close()
