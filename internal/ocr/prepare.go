@@ -54,14 +54,17 @@ func runMap(dst []uint32, src *image.RGBA, y0, y1 int) {
 		row := src.Pix[(y-b.Min.Y)*src.Stride : (y-b.Min.Y)*src.Stride+4*w]
 		out := dst[(y-b.Min.Y)*w : (y-b.Min.Y+1)*w]
 		for x := 0; x < w; {
-			c := [3]uint8{row[4*x], row[4*x+1], row[4*x+2]}
+			r, g, bl := row[4*x], row[4*x+1], row[4*x+2]
 			x1 := x + 1
-			for x1 < w && near(row[4*x1:4*x1+3], c) {
-				x1++
+			for ; x1 < w; x1++ {
+				p := row[4*x1 : 4*x1+3 : 4*x1+3]
+				if absDiff(p[0], r) > runTol || absDiff(p[1], g) > runTol || absDiff(p[2], bl) > runTol {
+					break
+				}
 			}
 			v := uint32(0)
 			if x1-x >= minBgRun {
-				v = 1<<31 | uint32(c[0])<<16 | uint32(c[1])<<8 | uint32(c[2])
+				v = 1<<31 | uint32(r)<<16 | uint32(g)<<8 | uint32(bl)
 			}
 			for k := x; k < x1; k++ {
 				out[k] = v
@@ -89,9 +92,9 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 		hasLeft := false
 		for x := 0; x < w; {
 			if rr[x] != 0 {
-				c := unpack(rr[x])
-				out[x] = inkValue(row[4*x:4*x+3], c)
-				left, hasLeft = c, true
+				// Within tolerance of its run's colour: background.
+				out[x] = 255
+				left, hasLeft = unpack(rr[x]), true
 				x++
 				continue
 			}
@@ -288,58 +291,15 @@ func cleanInk(g *image.Gray, r image.Rectangle) {
 	// (capped at 255); 0 for background.
 	hlen := make([]uint8, w*h)
 	kill := make([]bool, w*h)
+	parallelRows(0, h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			horizontalClean(pix(0, y), hlen[y*w:(y+1)*w], kill[y*w:(y+1)*w])
+		}
+	})
+	// Solid blocks: solidCol counts dark pixels above, inclusive.
 	solidCol := make([]uint8, w)
 	for y := 0; y < h; y++ {
 		row := pix(0, y)
-		hl := hlen[y*w : (y+1)*w]
-		kl := kill[y*w : (y+1)*w]
-		for x := 0; x < w; {
-			if row[x] >= inkCutoff {
-				x++
-				continue
-			}
-			x1 := x + 1
-			for x1 < w && row[x1] < inkCutoff {
-				x1++
-			}
-			n := x1 - x
-			v := uint8(min(n, 255))
-			for k := x; k < x1; k++ {
-				hl[k] = v
-			}
-			if n >= maxInkRunH {
-				for k := x; k < x1; k++ {
-					kl[k] = true
-				}
-			}
-			x = x1
-		}
-		// Horizontal dotted lines: isolated pixels two apart.
-		start, dots := -1, 0
-		flush := func() {
-			if dots >= maxInkRunH/2 {
-				for k := 0; k < dots; k++ {
-					kl[start+2*k] = true
-				}
-			}
-			start, dots = -1, 0
-		}
-		for x := 0; x < w; x++ {
-			if hl[x] != 1 {
-				if hl[x] > 1 {
-					flush()
-				}
-				continue
-			}
-			if dots > 0 && x == start+2*dots {
-				dots++
-				continue
-			}
-			flush()
-			start, dots = x, 1
-		}
-		flush()
-		// Solid blocks: solidCol counts dark pixels above, inclusive.
 		run := 0
 		for x := 0; x < w; x++ {
 			if row[x] < solidDark {
@@ -364,55 +324,115 @@ func cleanInk(g *image.Gray, r image.Rectangle) {
 			}
 		}
 	}
-	// Vertical runs, column by column over the hlen map (cheap to scan).
-	for x := 0; x < w; x++ {
-		for y := 0; y < h; {
-			if hlen[y*w+x] == 0 {
-				y++
-				continue
-			}
-			y1, thin := y, 0
-			for y1 < h && hlen[y1*w+x] != 0 {
-				if hlen[y1*w+x] <= 2 {
-					thin++
-				}
-				y1++
-			}
-			n := y1 - y
-			if n >= maxInkRunV || n >= maxThinRunV && thin*10 >= n*8 {
-				for k := y; k < y1; k++ {
-					kill[k*w+x] = true
-				}
-			}
-			y = y1
+	parallelRows(0, w, func(x0, x1 int) {
+		for x := x0; x < x1; x++ {
+			verticalClean(hlen, kill, w, h, x)
 		}
-		// Vertical dotted lines.
-		start, dots := -1, 0
-		for y := 0; y <= h; y++ {
-			isolated := y < h && hlen[y*w+x] != 0 && (y == 0 || hlen[(y-1)*w+x] == 0) && (y+1 >= h || hlen[(y+1)*w+x] == 0)
-			if isolated && dots > 0 && y == start+2*dots {
-				dots++
-				continue
-			}
-			if isolated || y == h || hlen[y*w+x] != 0 {
-				if dots >= maxThinRunV/2 {
-					for k := 0; k < dots; k++ {
-						kill[(start+2*k)*w+x] = true
-					}
-				}
-				start, dots = -1, 0
-				if isolated {
-					start, dots = y, 1
+	})
+	parallelRows(0, h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			row := pix(0, y)
+			for x, k := range kill[y*w : (y+1)*w] {
+				if k {
+					row[x] = 255
 				}
 			}
 		}
+	})
+}
+
+// horizontalClean fills hlen for one row and marks long runs and dotted
+// lines for erasing.
+func horizontalClean(row []uint8, hl []uint8, kl []bool) {
+	w := len(hl)
+	for x := 0; x < w; {
+		if row[x] >= inkCutoff {
+			x++
+			continue
+		}
+		x1 := x + 1
+		for x1 < w && row[x1] < inkCutoff {
+			x1++
+		}
+		n := x1 - x
+		v := uint8(min(n, 255))
+		for k := x; k < x1; k++ {
+			hl[k] = v
+		}
+		if n >= maxInkRunH {
+			for k := x; k < x1; k++ {
+				kl[k] = true
+			}
+		}
+		x = x1
 	}
-	for y := 0; y < h; y++ {
-		row := pix(0, y)
-		kl := kill[y*w : (y+1)*w]
-		for x, k := range kl {
-			if k {
-				row[x] = 255
+	// Horizontal dotted lines: isolated pixels two apart.
+	start, dots := -1, 0
+	flush := func() {
+		if dots >= maxInkRunH/2 {
+			for k := 0; k < dots; k++ {
+				kl[start+2*k] = true
+			}
+		}
+		start, dots = -1, 0
+	}
+	for x := 0; x < w; x++ {
+		if hl[x] != 1 {
+			if hl[x] > 1 {
+				flush()
+			}
+			continue
+		}
+		if dots > 0 && x == start+2*dots {
+			dots++
+			continue
+		}
+		flush()
+		start, dots = x, 1
+	}
+	flush()
+}
+
+// verticalClean marks long and thin vertical runs and vertical dotted
+// lines of column x.
+func verticalClean(hlen []uint8, kill []bool, w, h, x int) {
+	for y := 0; y < h; {
+		if hlen[y*w+x] == 0 {
+			y++
+			continue
+		}
+		y1, thin := y, 0
+		for y1 < h && hlen[y1*w+x] != 0 {
+			if hlen[y1*w+x] <= 2 {
+				thin++
+			}
+			y1++
+		}
+		n := y1 - y
+		if n >= maxInkRunV || n >= maxThinRunV && thin*10 >= n*8 {
+			for k := y; k < y1; k++ {
+				kill[k*w+x] = true
+			}
+		}
+		y = y1
+	}
+	// Vertical dotted lines.
+	start, dots := -1, 0
+	for y := 0; y <= h; y++ {
+		isolated := y < h && hlen[y*w+x] != 0 && (y == 0 || hlen[(y-1)*w+x] == 0) && (y+1 >= h || hlen[(y+1)*w+x] == 0)
+		if isolated && dots > 0 && y == start+2*dots {
+			dots++
+			continue
+		}
+		if isolated || y == h || hlen[y*w+x] != 0 {
+			if dots >= maxThinRunV/2 {
+				for k := 0; k < dots; k++ {
+					kill[(start+2*k)*w+x] = true
+				}
+			}
+			start, dots = -1, 0
+			if isolated {
+				start, dots = y, 1
 			}
 		}
 	}

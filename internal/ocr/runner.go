@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Runner runs one tesseract recognition: image bytes (PGM) in, TSV out.
@@ -118,6 +119,9 @@ func (p *ProcessPool) start() (*tessProc, error) {
 	// OpenMP threads make tesseract several times slower on small
 	// machines; parallelism comes from running several processes.
 	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1", "GLIBC_TUNABLES="+mallocTunables)
+	// Do not wait for output pipes held open by anything the process
+	// left behind once it has been killed.
+	cmd.WaitDelay = time.Second
 	tp := &tessProc{cmd: cmd, done: make(chan error, 1)}
 	cmd.Stdout = &tp.stdout
 	cmd.Stderr = &tp.stderr
