@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +93,9 @@ func Start(t testing.TB, o Options) *QEMU {
 
 	q.cmd = exec.Command(bin, args...)
 	q.cmd.Stderr = q.stderr
+	// If the test binary dies (e.g. -timeout panics, skipping Cleanup),
+	// the kernel kills QEMU too instead of leaving it running.
+	q.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := q.cmd.Start(); err != nil {
 		t.Fatalf("start qemu: %v", err)
 	}
