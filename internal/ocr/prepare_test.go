@@ -12,6 +12,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/deskvm/deskvm/internal/testutil"
 )
 
 var (
@@ -256,6 +258,22 @@ func TestReaderCacheAndIncrementalInk(t *testing.T) {
 	// The incrementally updated ink equals preparing the frame afresh.
 	full := inkImage(next)
 	sameInk(t, rd.ink, full, full.Rect)
+	// Told which rectangle changed, the Reader reads the same.
+	calls = run.calls
+	again := image.NewRGBA(base.Rect)
+	copy(again.Pix, next.Pix)
+	drawText(again, 18, 100, "Pick a language!", black)
+	if _, err := rd.ReadChanged(ctx, again, []image.Rectangle{image.Rect(18, 88, 140, 104)}); err != nil {
+		t.Fatal(err)
+	}
+	if st := rd.Stats(); run.calls != calls+1 || st.Read != 1 || st.ChangedRows != 16 {
+		t.Errorf("ReadChanged: %d calls, stats %+v", run.calls-calls, st)
+	}
+	sameInk(t, rd.ink, inkImage(again), full.Rect)
+	calls = run.calls
+	if _, err := rd.ReadChanged(ctx, again, nil); err != nil || run.calls != calls || rd.Stats().ChangedRows != 0 {
+		t.Errorf("ReadChanged with nothing changed: %v, %d calls", err, run.calls-calls)
+	}
 	// Content that moved is found in the cache: shift the whole screen
 	// down by 4 px (bars and lists keep their text).
 	moved := image.NewRGBA(base.Rect)
@@ -268,5 +286,55 @@ func TestReaderCacheAndIncrementalInk(t *testing.T) {
 	st = rd.Stats()
 	if st.Cached*10 < st.Lines*8 {
 		t.Errorf("moved screen: only %d of %d lines from the cache", st.Cached, st.Lines)
+	}
+}
+
+// countRunner counts calls to a real runner.
+type countRunner struct {
+	Runner
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countRunner) Run(ctx context.Context, img []byte) ([]byte, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Runner.Run(ctx, img)
+}
+
+func TestReaderRereadsOnlyChange(t *testing.T) {
+	testutil.RequiresTesseract(t)
+	img := loadPNG(t, filepath.Join(corpusDir(), "text-hostname.png"))
+	pool := NewProcessPool(TesseractOptions{})
+	defer pool.Close()
+	run := &countRunner{Runner: pool}
+	rd := NewReader(run)
+	ctx := context.Background()
+	res, err := rd.Read(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(Find(res, Query{Text: "Configure the network", Fuzzy: true})) != 1 {
+		t.Fatalf("first read:\n%s", res.Text())
+	}
+	calls := run.calls
+	if _, err := rd.Read(ctx, img); err != nil || run.calls != calls {
+		t.Fatalf("unchanged frame: %v, %d tesseract runs", err, run.calls-calls)
+	}
+	// New text in the empty blue area above the dialog (3% of the screen).
+	next := changeRegion(img, image.Rect(320, 120, 960, 160), 42)
+	res, err = rd.Read(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rd.Stats()
+	if run.calls != calls+1 || st.Read != 2 || st.Cached != st.Lines-2 {
+		t.Errorf("after the change: %d runs, stats %+v; want 1 run reading the 2 new lines", run.calls-calls, st)
+	}
+	for _, p := range []string{"Installing package 42 of 1200", "Configure the network", "Go Back"} {
+		if len(Find(res, Query{Text: p, Fuzzy: true})) != 1 {
+			t.Errorf("%q not found after the change:\n%s", p, res.Text())
+		}
 	}
 }
