@@ -496,6 +496,9 @@ func (p *planner) vm(name string) {
 	case hashOf(d.InactiveXML) != want:
 		vp.Status = StatusUpdate
 		reasons = append(reasons, "config changed")
+	case displayPasswords(d.InactiveXML) != displayPasswords(desiredXML):
+		vp.Status = StatusUpdate
+		reasons = append(reasons, "display password changed")
 	default:
 		vp.Status = StatusUnchanged
 	}
@@ -529,7 +532,7 @@ func (p *planner) vm(name string) {
 	}
 
 	running := exists && d.Active
-	if running && hashOf(d.LiveXML) != want {
+	if running && (hashOf(d.LiveXML) != want || displayPasswords(d.LiveXML) != displayPasswords(desiredXML)) {
 		vp.PendingRestart = true
 		if vp.Status == StatusUnchanged {
 			vp.Status = StatusPendingRestart
@@ -553,6 +556,21 @@ func (p *planner) vm(name string) {
 	}
 	vp.Reason = strings.Join(reasons, "; ")
 	p.plan.VMs = append(p.plan.VMs, vp)
+}
+
+// displayPasswords are the SPICE/VNC passwords in a domain, joined. The
+// password lives in graphics.passwordFile, not in the config, so the
+// config hash cannot see it change; libvirt's definitions are read with
+// the secure flag and hold it. The result is only compared, never shown.
+func displayPasswords(doc string) string {
+	if doc == "" {
+		return ""
+	}
+	n, err := parseNode(doc)
+	if err != nil {
+		return ""
+	}
+	return strings.Join(passwords(n, nil), "\x00")
 }
 
 func onOffWord(b bool) string {

@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -71,6 +73,8 @@ type env struct {
 	lv    *libvirt.Fake
 	host  *fakeHost
 	dir   string
+	// pw is what the CLI reads from graphics.passwordFile, by VM name.
+	pw map[string]string
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -112,7 +116,7 @@ func (e *env) plan() (*Plan, error) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return MakePlan(c, e.facts, obs, PlanOptions{})
+	return MakePlan(c, e.facts, obs, PlanOptions{GraphicsPasswords: e.pw})
 }
 
 func (e *env) mustPlan() *Plan {
@@ -631,5 +635,69 @@ func TestHugepagesOnDemandStartStop(t *testing.T) {
 	c.Hugepages.OnDemand = ptr(false)
 	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil || h.pages[2048] != 10 {
 		t.Fatalf("without onDemand: %v, pool %d", err, h.pages[2048])
+	}
+}
+
+// A new password in graphics.passwordFile changes no config option, so
+// the config hash stays; plan must still redefine the domain (and mark a
+// running one pending restart), and the password shows nowhere in the
+// plan: not in the diff, the reasons, the actions or the JSON.
+func TestDisplayPasswordChangeRedefines(t *testing.T) {
+	e := newEnv(t)
+	// The files must exist (a host check); their text is e.pw.
+	pwFile := filepath.Join(e.dir, "pass")
+	if err := os.WriteFile(pwFile, []byte("unused"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.vm("a").Graphics = config.Graphics{PasswordFile: pwFile}
+	e.vm("b").AutoStart = ptr(true)
+	e.c.VMs["b"].Graphics = config.Graphics{PasswordFile: pwFile}
+	e.pw = map[string]string{"a": "old-pw-a", "b": "old-pw-b"}
+	if _, _, err := e.apply(Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.mustPlan(); len(p.Actions) != 0 {
+		t.Fatalf("same passwords: %v", p.Actions)
+	}
+
+	e.pw = map[string]string{"a": "new-pw-a", "b": "new-pw-b"}
+	e.lv.ResetChanges()
+	p, _, err := e.apply(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	va, vb := vmPlan(p, "a"), vmPlan(p, "b")
+	if va.Status != StatusUpdate || !strings.Contains(va.Reason, "display password changed") ||
+		!strings.Contains(va.Diff, "(redacted, changed)") {
+		t.Errorf("a: %+v", va)
+	}
+	if !vb.PendingRestart || !strings.Contains(vb.Reason, "display password changed") {
+		t.Errorf("b (running): %+v", vb)
+	}
+	got := strings.Join(changes(e.lv), "\n")
+	if !strings.Contains(got, "DefineDomain a") || !strings.Contains(got, "DefineDomain b") {
+		t.Errorf("changes: %s", got)
+	}
+	d, _ := e.lv.Domain(context.Background(), "a")
+	if !strings.Contains(d.InactiveXML, `passwd="new-pw-a"`) {
+		t.Errorf("a not redefined with the new password")
+	}
+	js, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := string(js)
+	for _, act := range p.Actions {
+		shown += act.String()
+	}
+	for _, v := range p.VMs {
+		shown += v.Reason + v.Diff
+	}
+	if strings.Contains(shown, "pw-") {
+		t.Errorf("a password shows in the plan: %s", shown)
+	}
+	// The running VM keeps its old password until it restarts.
+	if p := e.mustPlan(); vmPlan(p, "b").Status != StatusPendingRestart || vmPlan(p, "a").Status != StatusUnchanged {
+		t.Errorf("after apply: %+v", p.VMs)
 	}
 }
