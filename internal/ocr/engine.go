@@ -1,7 +1,6 @@
 package ocr
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -263,21 +262,28 @@ func assemble(ps []piece, texts map[uint64]pieceText) *Result {
 	return res
 }
 
-// sortReadingOrder sorts lines top to bottom, and left to right among
-// lines whose vertical centres are within half a line height.
+// sortReadingOrder sorts lines top to bottom; lines whose vertical
+// centres lie within half a line height of the first line of a row form
+// that row and are sorted left to right.
 func sortReadingOrder(ls []Line) {
 	sort.SliceStable(ls, func(i, j int) bool {
-		a, b := ls[i].BBox, ls[j].BBox
-		ca, cb := a.Min.Y+a.Max.Y, b.Min.Y+b.Max.Y // twice the centre
-		h := a.Dy()
-		if b.Dy() < h {
-			h = b.Dy()
-		}
-		if abs(ca-cb) <= h { // |centre difference| <= h/2
-			return a.Min.X < b.Min.X
-		}
-		return ca < cb
+		return ls[i].BBox.Min.Y+ls[i].BBox.Max.Y < ls[j].BBox.Min.Y+ls[j].BBox.Max.Y
 	})
+	for start := 0; start < len(ls); {
+		first := ls[start].BBox
+		end := start + 1
+		for end < len(ls) {
+			b := ls[end].BBox
+			h := min(first.Dy(), b.Dy())
+			if abs((b.Min.Y+b.Max.Y)-(first.Min.Y+first.Max.Y)) > h { // centres > h/2 apart
+				break
+			}
+			end++
+		}
+		row := ls[start:end]
+		sort.SliceStable(row, func(i, j int) bool { return row[i].BBox.Min.X < row[j].BBox.Min.X })
+		start = end
+	}
 }
 
 func abs(v int) int {
@@ -286,5 +292,3 @@ func abs(v int) int {
 	}
 	return v
 }
-
-var _ = bytes.Equal

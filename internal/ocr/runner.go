@@ -30,6 +30,8 @@ type TesseractOptions struct {
 	// OneShot starts the warm processes once (on Warm) and does not
 	// replace them: for commands that read one image and exit.
 	OneShot bool
+
+	waitExit bool // tests: compare with waiting for the process to exit
 }
 
 // DefaultPSM is the page segmentation mode used on composed canvases:
@@ -54,12 +56,15 @@ const mallocTunables = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim
 // poorly recognised lines in inverted colours only costs time.
 var DefaultConfig = []string{"tessedit_do_invert=0"}
 
+var hocrEnd = []byte(" </body>\n</html>\n")
+
 // ProcessPool runs tesseract processes, keeping some warm.
 type ProcessPool struct {
-	args    []string
-	path    string
-	warm    int
-	oneShot bool
+	args     []string
+	path     string
+	warm     int
+	oneShot  bool
+	waitExit bool
 
 	mu       sync.Mutex
 	idle     []*tessProc
@@ -73,7 +78,9 @@ type ProcessPool struct {
 type tessProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout bytes.Buffer
+	stdout bytes.Buffer // complete once output is closed
+	output chan struct{}
+	out    io.ReadCloser
 	stderr bytes.Buffer
 	done   chan error
 }
@@ -96,7 +103,13 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	for _, c := range cfg {
 		args = append(args, "-c", c)
 	}
-	args = append(args, "tsv")
+	// hocr as well as tsv: its closing tags are the last thing tesseract
+	// writes, so the output is known to be complete several ms before the
+	// process has torn down its model and exited.
+	args = append(args, "tsv", "hocr")
+	if o.waitExit {
+		args = args[:len(args)-1]
+	}
 	warm := o.Warm
 	if warm == 0 {
 		warm = 2
@@ -104,7 +117,7 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	if warm < 0 {
 		warm = 0
 	}
-	return &ProcessPool{args: args, path: path, warm: warm, oneShot: o.OneShot}
+	return &ProcessPool{args: args, path: path, warm: warm, oneShot: o.OneShot, waitExit: o.waitExit}
 }
 
 // Spawned reports how many tesseract processes were started so far.
@@ -122,21 +135,37 @@ func (p *ProcessPool) start() (*tessProc, error) {
 	// Do not wait for output pipes held open by anything the process
 	// left behind once it has been killed.
 	cmd.WaitDelay = time.Second
-	tp := &tessProc{cmd: cmd, done: make(chan error, 1)}
-	cmd.Stdout = &tp.stdout
+	tp := &tessProc{cmd: cmd, done: make(chan error, 1), output: make(chan struct{})}
 	cmd.Stderr = &tp.stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start tesseract: %w", err)
 	}
-	tp.stdin = in
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start tesseract: %w", err)
+	}
+	tp.stdin, tp.out = in, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start tesseract: %w", err)
 	}
 	p.mu.Lock()
 	p.spawned++
 	p.mu.Unlock()
-	go func() { tp.done <- cmd.Wait() }()
+	go func() {
+		// Read until the hOCR footer or end of output, then let Run go on.
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := out.Read(buf)
+			tp.stdout.Write(buf[:n])
+			if err != nil || bytes.HasSuffix(tp.stdout.Bytes(), hocrEnd) {
+				break
+			}
+		}
+		close(tp.output)
+		_, _ = io.Copy(io.Discard, out)
+		tp.done <- cmd.Wait()
+	}()
 	return tp, nil
 }
 
@@ -207,14 +236,23 @@ func (p *ProcessPool) Run(ctx context.Context, img []byte) ([]byte, error) {
 	case <-ctx.Done():
 		tp.kill()
 		return nil, fmt.Errorf("tesseract: %w", ctx.Err())
-	case err := <-tp.done:
+	case <-tp.output:
+		if bytes.HasSuffix(tp.stdout.Bytes(), hocrEnd) {
+			// Complete; the process exits on its own, reaped by its
+			// goroutine.
+			return tp.stdout.Bytes(), nil
+		}
+		err := <-tp.done
 		if werr := <-werr; werr != nil && err == nil {
 			err = werr
 		}
-		if err != nil {
-			return nil, fmt.Errorf("tesseract: %w: %s", err, bytes.TrimSpace(tp.stderr.Bytes()))
+		if err == nil && p.waitExit {
+			return tp.stdout.Bytes(), nil
 		}
-		return tp.stdout.Bytes(), nil
+		if err == nil {
+			err = errors.New("output ended early")
+		}
+		return nil, fmt.Errorf("tesseract: %w: %s", err, bytes.TrimSpace(tp.stderr.Bytes()))
 	}
 }
 
@@ -240,6 +278,7 @@ func (tp *tessProc) kill() {
 		_ = tp.cmd.Process.Kill()
 	}
 	_ = tp.stdin.Close()
+	_ = tp.out.Close() // also when something it started holds the pipe
 	<-tp.done
 	tp.done <- nil // later readers do not block
 }

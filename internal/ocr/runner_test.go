@@ -25,7 +25,7 @@ func fakeTesseract(t *testing.T, body string) string {
 const echoBody = `[ "$OMP_THREAD_LIMIT" = 1 ] || { echo "OMP_THREAD_LIMIT unset" >&2; exit 3; }
 [ "$1 $2 $3 $4" = "stdin stdout --psm 6" ] || { echo "args: $*" >&2; exit 4; }
 n=$(wc -c)
-printf '5\t1\t1\t1\t1\t1\t0\t0\t10\t10\t90\tbytes%s\n' $n
+printf '5\t1\t1\t1\t1\t1\t0\t0\t10\t10\t90\tbytes%s\n </body>\n</html>\n' $n
 `
 
 func TestProcessPoolRuns(t *testing.T) {
