@@ -73,14 +73,11 @@ Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.`,
 }
 
 func runConfigValidate(ctx context.Context, g *globalOptions, o *configValidateOptions) error {
-	cfg, src, ps, err := loadConfigProblems(g)
+	cfg, src, ps, err := loadCheckedConfig(g)
 	if err != nil {
 		return err
 	}
 	if cfg != nil {
-		applyGlobalOverrides(g, cfg)
-		config.FillDefaults(cfg)
-		ps = append(ps, src.Locate(config.Validate(cfg))...)
 		ps = append(ps, hostProblems(ctx, g, o, cfg, src)...)
 	}
 	printProblems(g.stderr, ps)
@@ -134,17 +131,12 @@ output is a valid config file.`,
 			if o.output != "yaml" && o.output != "json" {
 				return fmt.Errorf("--output %q: want yaml or json", o.output)
 			}
-			cfg, src, ps, err := loadConfigProblems(g)
+			cfg, _, ps, err := loadCheckedConfig(g)
 			if err != nil {
 				return err
 			}
-			if cfg != nil {
-				applyGlobalOverrides(g, cfg)
-				config.FillDefaults(cfg)
-				ps = append(ps, src.Locate(config.Validate(cfg)).Errors()...)
-			}
 			if ps.HasErrors() {
-				printProblems(g.stderr, ps)
+				printProblems(g.stderr, ps.Errors())
 				return silentExit(1)
 			}
 			var out []byte
@@ -222,6 +214,35 @@ func loadConfigProblems(g *globalOptions) (*config.Config, *config.Source, confi
 		return cfg, src, ce.Problems, nil
 	}
 	return cfg, src, nil, nil
+}
+
+// loadCheckedConfig loads the config file, applies the global flags, fills
+// in the defaults and validates it (pure checks, no host). The problems of
+// the file and of validation come back together with file positions; cfg
+// is nil when the file could not be parsed at all, err is for a file that
+// cannot be read.
+func loadCheckedConfig(g *globalOptions) (*config.Config, *config.Source, config.Problems, error) {
+	cfg, src, ps, err := loadConfigProblems(g)
+	if err != nil || cfg == nil {
+		return cfg, src, ps, err
+	}
+	applyGlobalOverrides(g, cfg)
+	config.FillDefaults(cfg)
+	return cfg, src, append(ps, src.Locate(config.Validate(cfg))...), nil
+}
+
+// readGraphicsPassword reads VM name's graphics.passwordFile ("" when it
+// has none), without the line end an editor leaves.
+func readGraphicsPassword(cfg *config.Config, name string) (string, error) {
+	f := cfg.VMs[name].Graphics.PasswordFile
+	if f == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", fmt.Errorf("vms.%s.graphics.passwordFile: %w", name, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // applyGlobalOverrides applies flags that override the file (--connect).

@@ -118,14 +118,9 @@ func (s *reconcileSession) close() {
 // valid probes the host, (for apply) takes the lock, connects to libvirt,
 // observes and plans. A bad config makes no libvirt connection at all.
 func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconcileSession, error) {
-	cfg, src, ps, err := loadConfigProblems(g)
+	cfg, src, ps, err := loadCheckedConfig(g)
 	if err != nil {
 		return nil, &ExitError{Code: 1, Err: err}
-	}
-	if cfg != nil {
-		applyGlobalOverrides(g, cfg)
-		config.FillDefaults(cfg)
-		ps = append(ps, src.Locate(config.Validate(cfg))...)
 	}
 	if ps.HasErrors() {
 		printProblems(g.stderr, ps)
@@ -195,15 +190,14 @@ func firewallTable() string {
 func readGraphicsPasswords(cfg *config.Config) (map[string]string, error) {
 	out := map[string]string{}
 	for _, name := range cfg.EnabledVMs() {
-		f := cfg.VMs[name].Graphics.PasswordFile
-		if f == "" {
+		if cfg.VMs[name].Graphics.PasswordFile == "" {
 			continue
 		}
-		b, err := os.ReadFile(f)
+		pw, err := readGraphicsPassword(cfg, name)
 		if err != nil {
-			return nil, fmt.Errorf("vms.%s.graphics.passwordFile: %w", name, err)
+			return nil, err
 		}
-		out[name] = strings.TrimRight(string(b), "\r\n")
+		out[name] = pw
 	}
 	return out, nil
 }

@@ -3,12 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/domainxml"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 )
@@ -50,14 +48,9 @@ is given, so the output is safe to paste.`,
 }
 
 func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name string) error {
-	cfg, src, ps, err := loadConfigProblems(g)
+	cfg, src, ps, err := loadCheckedConfig(g)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
-	}
-	if cfg != nil {
-		applyGlobalOverrides(g, cfg)
-		config.FillDefaults(cfg)
-		ps = append(ps, src.Locate(config.Validate(cfg))...)
 	}
 	if ps.HasErrors() {
 		printProblems(g.stderr, ps)
@@ -68,12 +61,12 @@ func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name str
 		return &ExitError{Code: 1, Err: fmt.Errorf("render: no VM %q in %s (VMs: %s)", name, src.Name, strings.Join(cfg.VMNames(), ", "))}
 	}
 	var opts []domainxml.Option
-	if pf := cfg.VMs[name].Graphics.PasswordFile; o.secrets && pf != "" {
-		b, err := os.ReadFile(pf)
+	if o.secrets && cfg.VMs[name].Graphics.PasswordFile != "" {
+		pw, err := readGraphicsPassword(cfg, name)
 		if err != nil {
-			return &ExitError{Code: 1, Err: fmt.Errorf("vms.%s.graphics.passwordFile: %w", name, err)}
+			return &ExitError{Code: 1, Err: err}
 		}
-		opts = append(opts, domainxml.WithGraphicsPassword(strings.TrimRight(string(b), "\r\n")))
+		opts = append(opts, domainxml.WithGraphicsPassword(pw))
 	}
 	probe := o.probe
 	if probe == nil {
