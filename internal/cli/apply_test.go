@@ -20,6 +20,7 @@ import (
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil"
+	"libvirt.org/go/libvirtxml"
 )
 
 // rcEnv runs plan/apply in-process against the real libvirtd, confined to
@@ -554,5 +555,68 @@ func TestApplyDryRunFirewall(t *testing.T) {
 	e.changes()
 	if r := e.mustRun("apply", "-f", cfg); !strings.Contains(r.stdout, "Nothing to change.") {
 		t.Fatalf("no-op apply:\n%s", r.stdout)
+	}
+}
+
+// A display password from graphics.passwordFile reaches libvirt but never
+// the output of plan (text or JSON) or apply, also when it changes (which
+// redefines the VM) and under --dry-run and -v.
+func TestApplyDisplayPasswordNeverShown(t *testing.T) {
+	e := newRCEnv(t)
+	pwFile := filepath.Join(e.dir, "vnc.pass")
+	setPW := func(pw string) {
+		if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := e.config("idle", map[string]string{"VCPUS": "1", "DISK": "64M", "ENABLE_B": "true"})
+	b, _ := os.ReadFile(cfg)
+	s := strings.Replace(string(b), "display: vnc", "display: vnc\n    graphics: {passwordFile: "+pwFile+"}", 1)
+	if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	run := func(args ...string) result {
+		r := e.mustRun(append([]string{"-v"}, args...)...)
+		shown = append(shown, r.stdout, r.stderr)
+		return r
+	}
+	storedPW := func() string {
+		var d libvirtxml.Domain // read with the secure flag
+		if err := d.Unmarshal(e.domain("b").InactiveXML); err != nil || d.Devices == nil || len(d.Devices.Graphics) == 0 || d.Devices.Graphics[0].VNC == nil {
+			t.Fatalf("no VNC display in b: %v", err)
+		}
+		return d.Devices.Graphics[0].VNC.Passwd
+	}
+
+	setPW("pw-one1")
+	run("plan", "-f", cfg)
+	run("apply", "-f", cfg)
+	if got := storedPW(); got != "pw-one1" {
+		t.Fatalf("stored password %q", got)
+	}
+	if r := run("apply", "-f", cfg); !strings.Contains(r.stdout, "Nothing to change.") {
+		t.Fatalf("same password, second apply:\n%s", r.stdout)
+	}
+	e.changes()
+
+	setPW("pw-two2")
+	r := run("plan", "-f", cfg)
+	if !strings.Contains(r.stdout, "display password changed") || !strings.Contains(r.stdout, "(redacted, changed)") {
+		t.Errorf("plan after a password change:\n%s", r.stdout)
+	}
+	run("plan", "-f", cfg, "-o", "json")
+	run("apply", "-f", cfg, "--dry-run")
+	run("apply", "-f", cfg)
+	if got := e.changes(); strings.Join(got, "\n") != "DefineDomain "+e.prefix+"b" {
+		t.Errorf("password change made: %v", got)
+	}
+	if got := storedPW(); got != "pw-two2" {
+		t.Errorf("stored password %q after the change", got)
+	}
+	for _, out := range shown {
+		if strings.Contains(out, "pw-one1") || strings.Contains(out, "pw-two2") {
+			t.Fatalf("a password shows in deskvm's output:\n%s", out)
+		}
 	}
 }
