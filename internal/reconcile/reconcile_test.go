@@ -701,3 +701,30 @@ func TestDisplayPasswordChangeRedefines(t *testing.T) {
 		t.Errorf("after apply: %+v", p.VMs)
 	}
 }
+
+// disk.baseImage: the VM's disk is a qcow2 overlay of diskSize on it.
+func TestDiskOverlayOnBaseImage(t *testing.T) {
+	e := newEnv(t)
+	base := filepath.Join(e.dir, "base.qcow2")
+	if err := os.WriteFile(base, nil, 0o644); err != nil { // a host check wants it to exist
+		t.Fatal(err)
+	}
+	e.vm("a").Disk.BaseImage = base
+	p, _, err := e.apply(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec *libvirt.VolumeSpec
+	for _, a := range p.Actions {
+		if a.Kind == ActCreateVolume {
+			spec = a.Volume
+		}
+	}
+	if spec == nil || spec.BackingPath != base || spec.BackingFormat != "qcow2" || spec.Format != "qcow2" || spec.Capacity != 1<<30 {
+		t.Fatalf("create-volume spec: %+v", spec)
+	}
+	v, err := e.lv.Volume(context.Background(), "default", "a.qcow2")
+	if err != nil || v.BackingPath != base {
+		t.Fatalf("volume: %+v %v", v, err)
+	}
+}
