@@ -22,8 +22,9 @@ type Metadata struct {
 	// ManagedBy is always "deskvm"; it makes the element self-explaining
 	// to a person reading `virsh dumpxml`.
 	ManagedBy string `xml:"managedBy"`
-	// ConfigHash is the hash of the VM's configuration that produced the
-	// domain; plan compares it to decide "unchanged".
+	// ConfigHash is the hash of the VM's configuration and of the
+	// definition rendered from it (display passwords left out); plan
+	// compares it to decide "unchanged".
 	ConfigHash string `xml:"configHash"`
 }
 

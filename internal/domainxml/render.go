@@ -6,6 +6,8 @@
 package domainxml
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"sort"
@@ -142,10 +144,6 @@ func (r *renderer) domain() (*libvirtxml.Domain, error) {
 	if id == "" {
 		id = config.UUIDFor(r.name)
 	}
-	md, err := Metadata{ManagedBy: ManagedBy, ConfigHash: config.Hash(vm, r.c)}.innerXML()
-	if err != nil {
-		return nil, err
-	}
 	domType := "kvm"
 	if !r.kvm() {
 		domType = "qemu"
@@ -154,7 +152,6 @@ func (r *renderer) domain() (*libvirtxml.Domain, error) {
 		Type:          domType,
 		Name:          r.name,
 		UUID:          id,
-		Metadata:      &libvirtxml.DomainMetadata{XML: md},
 		Memory:        &libvirtxml.DomainMemory{Value: uint(mem >> 10), Unit: "KiB"},
 		CurrentMemory: &libvirtxml.DomainCurrentMemory{Value: uint(cur >> 10), Unit: "KiB"},
 		VCPU:          &libvirtxml.DomainVCPU{Placement: "static", Value: uint(vm.VCPUs)},
@@ -187,7 +184,48 @@ func (r *renderer) domain() (*libvirtxml.Domain, error) {
 			return nil, err
 		}
 	}
+	if err := r.metadata(); err != nil {
+		return nil, err
+	}
 	return r.d, nil
+}
+
+// metadata marks the domain as deskvm's and records the hash plan compares
+// to decide "unchanged". The hash covers the VM's config and the rendered
+// definition: auto pinning depends on the other VMs, firmware and
+// virtiofsd paths on the host, and a change there must redefine the
+// domain as much as a change of the VM's own options. Display passwords
+// are left out: the metadata is readable without libvirt's secure flag
+// (plan compares passwords separately).
+func (r *renderer) metadata() error {
+	var restore []func()
+	for i := range r.d.Devices.Graphics {
+		g := &r.d.Devices.Graphics[i]
+		if g.VNC != nil && g.VNC.Passwd != "" {
+			vnc, pw := g.VNC, g.VNC.Passwd
+			vnc.Passwd = ""
+			restore = append(restore, func() { vnc.Passwd = pw })
+		}
+		if g.Spice != nil && g.Spice.Passwd != "" {
+			spice, pw := g.Spice, g.Spice.Passwd
+			spice.Passwd = ""
+			restore = append(restore, func() { spice.Passwd = pw })
+		}
+	}
+	doc, err := r.d.Marshal()
+	for _, f := range restore {
+		f()
+	}
+	if err != nil {
+		return fmt.Errorf("render %q: %w", r.name, err)
+	}
+	sum := sha256.Sum256([]byte(config.Hash(r.vm, r.c) + "\n" + doc))
+	md, err := Metadata{ManagedBy: ManagedBy, ConfigHash: hex.EncodeToString(sum[:])}.innerXML()
+	if err != nil {
+		return err
+	}
+	r.d.Metadata = &libvirtxml.DomainMetadata{XML: md}
+	return nil
 }
 
 func (r *renderer) memoryBacking() error {

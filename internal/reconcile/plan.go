@@ -478,7 +478,9 @@ func (p *planner) vm(name string) {
 		p.problem("vms."+name, "render: %v", err)
 		return
 	}
-	want := config.Hash(vm, c)
+	// The rendered hash covers the config and what it is rendered with
+	// (other VMs' pinning, host firmware paths), unlike config.Hash.
+	want := hashOf(desiredXML)
 	autoStart := vm.AutoStart != nil && *vm.AutoStart
 	vp.Running = exists && d.Active
 

@@ -728,3 +728,32 @@ func TestDiskOverlayOnBaseImage(t *testing.T) {
 		t.Fatalf("volume: %+v %v", v, err)
 	}
 }
+
+// An auto-pinned VM whose CPUs another VM takes is redefined on the CPUs
+// left, although none of its own options changed.
+func TestAutoPinnedVMFollowsOtherVMs(t *testing.T) {
+	e := newEnv(t) // CPUs 0 and 1, one core each
+	e.vm("a").CPUPinning = config.CPUPinning{Auto: true}
+	if _, _, err := e.apply(Options{}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := e.lv.Domain(context.Background(), "a")
+	if !strings.Contains(d.InactiveXML, `cpuset="1"`) {
+		t.Fatalf("a not on CPU 1:\n%s", d.InactiveXML)
+	}
+	e.vm("b").CPUPinning = config.CPUPinning{Sets: []string{"1"}}
+	p, _, err := e.apply(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := vmPlan(p, "a"); v.Status != StatusUpdate || !strings.Contains(v.Diff, "vcpupin") {
+		t.Fatalf("a after b took CPU 1: %+v", v)
+	}
+	d, _ = e.lv.Domain(context.Background(), "a")
+	if !strings.Contains(d.InactiveXML, `cpuset="0"`) {
+		t.Fatalf("a not moved to CPU 0:\n%s", d.InactiveXML)
+	}
+	if p := e.mustPlan(); len(p.Actions) != 0 {
+		t.Fatalf("not idempotent: %v", p.Actions)
+	}
+}
