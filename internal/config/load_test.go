@@ -346,3 +346,45 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 		t.Errorf("err = %v, want config too large", err)
 	}
 }
+
+// The seed's Global Options example sets hugepages (count 8192) and
+// firewallPorts, which examples/desktop.yaml keeps as comments. Written
+// out, they load and validate too: both are only worth a warning.
+func TestDesktopExampleWithSeedGlobals(t *testing.T) {
+	b, err := os.ReadFile("../../examples/desktop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	on := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, "# hugepages:") {
+			on = true
+		}
+		if on {
+			lines[i] = strings.TrimPrefix(l, "# ")
+		}
+		if strings.HasPrefix(l, "#   vnc:") {
+			break
+		}
+	}
+	doc := strings.Join(lines, "\n")
+	if !strings.Contains(doc, "\nhugepages: ") || !strings.Contains(doc, "\n  count: 8192 ") || !strings.Contains(doc, "\nfirewallPorts:\n  spice: true ") {
+		t.Fatalf("the commented seed blocks were not found in examples/desktop.yaml")
+	}
+	cfg, src, err := Load("desktop.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	FillDefaults(cfg)
+	ps := src.Locate(Validate(cfg))
+	if ps.HasErrors() {
+		t.Fatalf("errors: %v", ps.Errors())
+	}
+	got := problemStrings(ps.Warnings())
+	for _, want := range []string{"hugepages.count: 8192 pages of 2M are fewer than", "firewallPorts.spice: opens spice ports"} {
+		if !hasLine(got, want) {
+			t.Errorf("no warning %q in %v", want, got)
+		}
+	}
+}
