@@ -173,9 +173,10 @@ func (d *capturingDialer) close() {
 // URI implements Client.
 func (c *Conn) URI() string { return c.uri }
 
-// Close disconnects.
+// Close disconnects. The goodbye to libvirtd is bounded by the call
+// timeout like any call, so a hung daemon cannot hang the caller's exit.
 func (c *Conn) Close() error {
-	err := c.l.Disconnect()
+	err := c.do(context.Background(), "disconnect from libvirt "+c.uri, c.l.Disconnect)
 	c.dialer.close()
 	return err
 }
