@@ -347,15 +347,16 @@ func TestCancelWritesDebugOutput(t *testing.T) {
 	}
 }
 
-// Secrets typed from ${VAR}, password files and the health check never
-// reach the log, the OCR JSON or the report, even when the screen shows
-// them and a step fails.
+// Secrets typed from ${VAR}, password files, text marked secret in the
+// script and the health check's password never reach the log, the OCR
+// JSON or the report, even when the screen shows them and a step fails.
 func TestSecretsNeverWritten(t *testing.T) {
-	const envSecret, fileSecret, hcSecret = "Env-Pa55word", "File-Pa55word", "Hc-Pa55word"
+	const envSecret, fileSecret, hcSecret, litSecret = "Env-Pa55word", "File-Pa55word", "Hc-Pa55word", "Lit-Pa55word"
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
 	os.WriteFile(pw, []byte(fileSecret+"\n"), 0o600)
 	src := `boot_commands:
+  - type: {text: "` + litSecret + `", secret: true}
   - type: "${ROOT_PW}"
   - type: {password_file: ` + pw + `}
   - wait: {text: "Password: ` + envSecret + `", timeout: 5}
@@ -373,7 +374,7 @@ health_check: {type: ssh, user: root, password: "` + hcSecret + `"}
 		}
 		mu.Lock()
 		typed.WriteRune(rune(e.Key))
-		text := typed.String()
+		text := strings.TrimPrefix(typed.String(), litSecret)
 		mu.Unlock()
 		if len(text) == len(envSecret) || len(text) == len(envSecret)+len(fileSecret) {
 			r.screen.setText("Password: "+text[:len(envSecret)], "Again: "+text[len(envSecret):])
@@ -404,7 +405,7 @@ health_check: {type: ssh, user: root, password: "` + hcSecret + `"}
 		}
 		data, _ := os.ReadFile(f)
 		checked++
-		for _, sec := range []string{envSecret, fileSecret, hcSecret} {
+		for _, sec := range []string{envSecret, fileSecret, hcSecret, litSecret} {
 			if i := strings.Index(string(data), sec); i >= 0 {
 				t.Errorf("%s contains secret %q: %s", filepath.Base(f), sec, data[max(0, i-200):i+50])
 			}
@@ -414,19 +415,19 @@ health_check: {type: ssh, user: root, password: "` + hcSecret + `"}
 		t.Errorf("checked only %d text files", checked)
 	}
 	for name, out := range map[string]string{"logger": logBuf.String(), "progress": progress.String()} {
-		for _, sec := range []string{envSecret, fileSecret, hcSecret} {
+		for _, sec := range []string{envSecret, fileSecret, hcSecret, litSecret} {
 			if strings.Contains(out, sec) {
 				t.Errorf("%s output contains secret %q", name, sec)
 			}
 		}
 	}
-	ocr, _ := os.ReadFile(filepath.Join(debug, "004-wait-ocr.json"))
+	ocr, _ := os.ReadFile(filepath.Join(debug, "005-wait-ocr.json"))
 	if !strings.Contains(string(ocr), Redacted) {
 		t.Errorf("OCR JSON of the screen showing the password lacks ***:\n%s", ocr)
 	}
 	// The wait for the secret did find it: matching uses the real text.
 	report, _ := os.ReadFile(filepath.Join(debug, "report.html"))
-	if !strings.Contains(string(report), `id="step-3" class="step step-ok"`) {
-		t.Errorf("step 3 did not succeed")
+	if !strings.Contains(string(report), `id="step-4" class="step step-ok"`) {
+		t.Errorf("step 4 did not succeed")
 	}
 }

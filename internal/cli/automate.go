@@ -126,7 +126,9 @@ func runAutomate(ctx context.Context, g *globalOptions, o *automateOptions, path
 				return &ExitError{Code: automateExitInvalid, Err: err}
 			}
 		}
-		vo := vnc.Options{Logger: logger}
+		// Shared, so that a person watching the VM (or deskvm screenshot)
+		// is not disconnected by the run, nor the run by them.
+		vo := vnc.Options{Logger: logger, Shared: true}
 		if o.vncPasswordFile != "" {
 			if vo.Password, err = readSecretFile(o.vncPasswordFile); err != nil {
 				return &ExitError{Code: automateExitInvalid, Err: fmt.Errorf("--vnc-password-file: %w", err)}

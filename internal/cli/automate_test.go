@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAutomateDryRun(t *testing.T) {
@@ -53,5 +55,55 @@ func TestAutomateInvalidScript(t *testing.T) {
 	errb.Reset()
 	if code := Main(context.Background(), []string{"deskvm", "automate", script}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--vnc") {
 		t.Errorf("exit %d: %s", code, errb.String())
+	}
+}
+
+// A script whose valid first steps are followed by an unknown command, an
+// unknown key name and a bad regex is refused before anything connects:
+// the VNC address given is a listener that must never see a connection.
+func TestAutomateChecksWholeScriptBeforeConnecting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "late.yaml")
+	os.WriteFile(script, []byte(`boot_commands:
+  - key: enter
+  - type: hello
+  - wait: {text: Welcome, timeout: 1}
+  - press: enter
+  - key: {text: x}
+  - hotkey: ctrl+escap
+  - wait: {regex: '[a-'}
+`), 0o644)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"deskvm", "automate", script, "--vnc", ln.Addr().String()}, nil, &out, &errb)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2: %s", code, errb.String())
+	}
+	for _, want := range []string{
+		"nothing was sent",
+		script + ":5:5: step 4 (press): unknown command \"press\"",
+		script + ":7:13: step 6 (hotkey): unknown key name \"escap\"",
+		script + ":6:10: step 5 (key): key must be a string",
+		script + ":8:19: step 7 (wait): bad regex",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	select {
+	case <-accepted:
+		t.Error("deskvm connected to the VNC server although the script is invalid")
+	case <-time.After(200 * time.Millisecond):
 	}
 }
