@@ -42,13 +42,17 @@ func scaleFor(h int, smooth bool) int {
 	case smooth && h >= 10 && h <= 22:
 		return scaleSmooth
 	case h <= 22:
-		return 4
+		return scalePixel
 	}
 	return 2
 }
 
-// scaleSmooth is the enlargement of anti-aliased text 10–22 px high.
-var scaleSmooth = 2
+// scaleSmooth and scalePixel are the enlargements of anti-aliased and
+// pixel-font text 10–22 px high.
+var (
+	scaleSmooth = 2
+	scalePixel  = 4
+)
 
 // smoothPercent: a line whose pixels are at least this many tenths of a
 // percent partly inked (grey levels 48–207) is anti-aliased.

@@ -1,10 +1,14 @@
 package ocr
 
 import (
+	"bytes"
+	"image/png"
 	"path/filepath"
 	"testing"
 )
 
+// BenchmarkPrepare is the Go side of a full-frame read: ink, cleaning,
+// line cutting.
 func BenchmarkPrepare(b *testing.B) {
 	img := toRGBA(loadPNG(b, filepath.Join(corpusDir(), "gtk-language.png")))
 	b.ResetTimer()
@@ -12,4 +16,32 @@ func BenchmarkPrepare(b *testing.B) {
 		ink := inkImage(img)
 		segment(ink, ink.Rect)
 	}
+}
+
+// BenchmarkEncodeCanvas compares the formats a canvas could be sent to
+// tesseract in (tesseract decodes all of them in about the same time).
+func BenchmarkEncodeCanvas(b *testing.B) {
+	img := toRGBA(loadPNG(b, filepath.Join(corpusDir(), "gtk-language.png")))
+	ink := inkImage(img)
+	eng := NewTesseract(nil)
+	canvas, _ := compose(ink, eng.pieces(ink, segment(ink, ink.Rect)), 1600)
+	b.Run("pgm", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_ = encodePGM(canvas)
+		}
+	})
+	b.Run("png-fastest", func(b *testing.B) {
+		enc := png.Encoder{CompressionLevel: png.BestSpeed}
+		for i := 0; i < b.N; i++ {
+			var buf bytes.Buffer
+			_ = enc.Encode(&buf, canvas)
+		}
+	})
+	b.Run("png-none", func(b *testing.B) {
+		enc := png.Encoder{CompressionLevel: png.NoCompression}
+		for i := 0; i < b.N; i++ {
+			var buf bytes.Buffer
+			_ = enc.Encode(&buf, canvas)
+		}
+	})
 }

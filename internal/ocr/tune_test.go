@@ -54,8 +54,11 @@ func BenchmarkCorpusCPU(b *testing.B) {
 			v[i], _ = strconv.Atoi(f)
 		}
 	}
-	defer func(g int) { gapFactorX = g }(gapFactorX)
+	defer func(g, p int) { gapFactorX, scalePixel = g, p }(gapFactorX, scalePixel)
 	gapFactorX = v[2]
+	if sp, err := strconv.Atoi(os.Getenv("DESKVM_OCR_TUNE_PIXEL")); err == nil {
+		scalePixel = sp
+	}
 	labels := loadCorpus(b)
 	base := &cpuRunner{args: []string{"stdin", "stdout", "--psm", "7", "tsv"}}
 	blank := []byte("P5\n8 8\n255\n" + string(bytes.Repeat([]byte{255}, 64)))
