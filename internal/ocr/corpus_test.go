@@ -118,3 +118,24 @@ func TestCorpusRecall(t *testing.T) {
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
+
+// TestRecognizeRegion reads only the button row of the graphical
+// installer; boxes come back in the screen's coordinates.
+func TestRecognizeRegion(t *testing.T) {
+	testutil.RequiresTesseract(t)
+	img := loadPNG(t, filepath.Join(corpusDir(), "gtk-language.png"))
+	pool := NewProcessPool(TesseractOptions{Warm: 1})
+	defer pool.Close()
+	region := image.Rect(1000, 750, 1280, 800)
+	res, err := NewTesseract(pool).Recognize(context.Background(), img, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := Find(res, Query{Text: "Continue", Fuzzy: true})
+	if len(ms) != 1 || !ms[0].BBox.In(region) || ms[0].Point.X < 1180 {
+		t.Fatalf("Continue in the button row: %+v\n%s", ms, res.Text())
+	}
+	if len(Find(res, Query{Text: "Screenshot", Fuzzy: true})) != 0 {
+		t.Error("text outside the region was read")
+	}
+}
