@@ -380,6 +380,29 @@ func TestVMVerbsTinyGuest(t *testing.T) {
 		}
 	})
 
+	t.Run("pending restart", func(t *testing.T) {
+		// A second vCPU in the config, applied while box runs: the new
+		// definition waits for the next boot.
+		b, err := os.ReadFile(v.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := filepath.Join(v.dir, "vm-2cpu.yaml")
+		if err := os.WriteFile(changed, bytes.Replace(b, []byte("memory: 256M\n    vcpus: 1"), []byte("memory: 256M\n    vcpus: 2"), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v.mustRun("apply", "-f", changed)
+		r := v.mustRun("vm", v.box, "status", "-f", changed)
+		if !strings.Contains(r.stdout, "pending restart:  yes") || !strings.Contains(r.stdout, "vcpus:            1 ") {
+			t.Errorf("status after a redefine of the running VM:\n%s", r.stdout)
+		}
+		r = v.mustRun("list", "-f", changed, "--output", "json")
+		var rows []listRow
+		if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 2 || !rows[0].PendingRestart || rows[1].PendingRestart {
+			t.Errorf("list after a redefine (%v): %s", err, r.stdout)
+		}
+	})
+
 	t.Run("stop by ACPI", func(t *testing.T) {
 		r := v.mustVM(v.box, "stop", "--timeout", "60s")
 		if !strings.Contains(r.stdout, "powered off") {
