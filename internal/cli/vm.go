@@ -395,12 +395,12 @@ func completeVM(g *globalOptions, args []string, toComplete string) ([]string, c
 	nd := cobra.ShellCompDirectiveNoFileComp
 	switch {
 	case line.name == "":
-		saved := g.configFile
+		// Flags are not parsed for "vm", so -f comes from the line.
+		quiet := &globalOptions{configFile: g.configFile, stdin: g.stdin, stdout: discard{}, stderr: discard{}}
 		if line.configFile != "" {
-			g.configFile = line.configFile
+			quiet.configFile = line.configFile
 		}
-		cfg, err := loadOptionalConfig(&globalOptions{configFile: g.configFile, stdin: g.stdin, stdout: discard{}, stderr: discard{}})
-		g.configFile = saved
+		cfg, err := loadOptionalConfig(quiet)
 		if err != nil || cfg == nil {
 			return nil, nd
 		}
