@@ -192,8 +192,11 @@ type firmwareSet struct {
 	code, vars, secureCode, msVars []string
 }
 
-// firmwareSets are searched in order; for each file kind the first hit
-// wins, so a complete distribution tree is never mixed with another.
+// firmwareSets are searched in order. The plain pair (code, vars) and the
+// secure-boot pair (secure code, MS vars) each come from the first
+// directory that has both of the pair: a code image and a vars template
+// of different builds (2M vs 4M flash, another distribution) do not fit
+// together.
 var firmwareSets = []struct {
 	dir string
 	set firmwareSet
@@ -249,22 +252,25 @@ var firmwareSets = []struct {
 func (p *Prober) firmware() Firmware {
 	var fw Firmware
 	for _, fsd := range firmwareSets {
-		pick := func(dst *string, names []string) {
-			if *dst != "" {
-				return
-			}
+		find := func(names []string) string {
 			for _, n := range names {
 				abs := fsd.dir + "/" + n
 				if st, err := os.Stat(p.path(abs)); err == nil && st.Mode().IsRegular() {
-					*dst = abs
-					return
+					return abs
 				}
 			}
+			return ""
 		}
-		pick(&fw.Code, fsd.set.code)
-		pick(&fw.Vars, fsd.set.vars)
-		pick(&fw.SecureBootCode, fsd.set.secureCode)
-		pick(&fw.MSVars, fsd.set.msVars)
+		if fw.Code == "" {
+			if code, vars := find(fsd.set.code), find(fsd.set.vars); code != "" && vars != "" {
+				fw.Code, fw.Vars = code, vars
+			}
+		}
+		if fw.SecureBootCode == "" {
+			if code, vars := find(fsd.set.secureCode), find(fsd.set.msVars); code != "" && vars != "" {
+				fw.SecureBootCode, fw.MSVars = code, vars
+			}
+		}
 	}
 	return fw
 }

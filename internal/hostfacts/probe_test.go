@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -154,5 +155,38 @@ func TestProbeRealHost(t *testing.T) {
 	}
 	if _, err := os.Stat("/dev/kvm"); err != nil && f.KVM {
 		t.Error("KVM reported without /dev/kvm")
+	}
+}
+
+// Each firmware pair comes from one directory: here Debian's tree has
+// secure-boot code but no MS-enrolled vars, so the secure-boot pair is
+// taken whole from the NixOS link, never Debian's 4M code with Nix's vars.
+func TestFirmwarePairsFromOneDirectory(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{
+		"/usr/share/OVMF/OVMF_CODE_4M.fd",
+		"/usr/share/OVMF/OVMF_VARS_4M.fd",
+		"/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+		"/usr/share/qemu/edk2-x86_64-secure-code.fd", // no vars of its own
+		"/run/libvirt/nix-ovmf/OVMF_CODE.ms.fd",
+		"/run/libvirt/nix-ovmf/OVMF_VARS.ms.fd",
+	} {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := (&Prober{Root: root}).firmware()
+	want := Firmware{
+		Code:           "/usr/share/OVMF/OVMF_CODE_4M.fd",
+		Vars:           "/usr/share/OVMF/OVMF_VARS_4M.fd",
+		SecureBootCode: "/run/libvirt/nix-ovmf/OVMF_CODE.ms.fd",
+		MSVars:         "/run/libvirt/nix-ovmf/OVMF_VARS.ms.fd",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("firmware (-want +got):\n%s", d)
 	}
 }
