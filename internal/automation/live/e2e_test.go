@@ -42,6 +42,7 @@ func TestE2EDebianInstallerGTK(t *testing.T) {
 		name:    "gtk",
 		script:  "debian12-gtk.automation.yaml",
 		cmdline: "vga=788",
+		clicks:  true,
 	})
 }
 
@@ -49,6 +50,7 @@ type installerRun struct {
 	name    string // text or gtk: the image directory and the VM name
 	script  string // in examples/automation
 	cmdline string
+	clicks  bool // the script clicks on text (the graphical installer has a mouse)
 }
 
 // e2eConfig is a deskvm config with one VM that boots the installer's
@@ -122,6 +124,13 @@ func runInstaller(t *testing.T, ir installerRun) {
 	}
 	if n := strings.Count(string(report), `class="step step-ok"`); n < 10 {
 		t.Errorf("report shows %d passed steps", n)
+	}
+	if ir.clicks && !strings.Contains(string(report), "clicked at") {
+		t.Errorf("report shows no click on text")
+	}
+	// The screen the script stops at.
+	if _, err := os.Stat(filepath.Join(debug, "mirror-country.png")); err != nil {
+		t.Errorf("last screen: %v", err)
 	}
 }
 
