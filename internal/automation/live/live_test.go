@@ -49,7 +49,9 @@ func TestFailingWaitOnSeaBIOS(t *testing.T) {
 	o.DebugDir = t.TempDir()
 	s := parse(t, `boot_commands:
   - wait: {text: 'No bootable device', timeout: 60}
+  - screenshot: bios
   - wait: {text: 'Select a language', timeout: 3}
+  - key: enter
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -58,14 +60,14 @@ func TestFailingWaitOnSeaBIOS(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("err = %v, want a step error", err)
 	}
-	if se.Line() != 3 {
-		t.Errorf("failed at line %d, want 3", se.Line())
+	if se.Line() != 4 {
+		t.Errorf("failed at line %d, want 4", se.Line())
 	}
-	if d := res.Steps[1].Duration; d < 3*time.Second || d > 6*time.Second {
+	if d := res.Steps[2].Duration; d < 3*time.Second || d > 6*time.Second {
 		t.Errorf("the 3 s wait failed after %s", d)
 	}
 	msg := err.Error()
-	for _, want := range []string{"live.yaml:3:5: step 2 (wait): timed out after 3s waiting for \"Select a language\"", "screen text:", "screenshot: "} {
+	for _, want := range []string{"live.yaml:4:5: step 3 (wait): timed out after 3s waiting for \"Select a language\"", "screen text:", "screenshot: "} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
@@ -80,16 +82,17 @@ func TestFailingWaitOnSeaBIOS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`id="step-1" class="step step-ok"`, `id="step-2" class="step step-failed"`, "data:image/jpeg;base64,"} {
+	for _, want := range []string{`id="step-1" class="step step-ok"`, `id="step-3" class="step step-failed"`, `id="step-4" class="step step-notrun"`, "data:image/jpeg;base64,"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	for _, f := range []string{"001-wait.png", "001-wait-annotated.png", "001-wait-ocr.json", "002-wait.png", "automation.log"} {
+	for _, f := range []string{"001-wait.png", "001-wait-annotated.png", "001-wait-ocr.json", "003-wait.png", "automation.log"} {
 		if _, err := os.Stat(filepath.Join(o.DebugDir, f)); err != nil {
 			t.Errorf("debug file: %v", err)
 		}
 	}
+	checkReportInChromium(t, filepath.Join(o.DebugDir, "report.html"), s, res, "timed out after 3s waiting for")
 }
 
 // A VNC server that goes away mid-run is re-dialled, and the step retried
