@@ -2,6 +2,8 @@ package ocr
 
 import (
 	"bytes"
+	"context"
+	"image"
 	"image/png"
 	"path/filepath"
 	"testing"
@@ -44,4 +46,29 @@ func BenchmarkEncodeCanvas(b *testing.B) {
 			_ = enc.Encode(&buf, canvas)
 		}
 	})
+}
+
+// BenchmarkReaderGoSide is a re-read after a 5% change with tesseract
+// replaced by a runner that answers at once: the Go side of the time.
+func BenchmarkReaderGoSide(b *testing.B) {
+	img := loadPNG(b, filepath.Join(corpusDir(), "gtk-language.png"))
+	bo := img.Bounds()
+	rect := image.Rect(bo.Dx()/4, bo.Dy()*3/8, bo.Dx()/4+bo.Dx()/2, bo.Dy()*3/8+bo.Dy()/10)
+	rd := NewReader(&countingRunner{})
+	ctx := context.Background()
+	if _, err := rd.Read(ctx, img); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		next := changeRegion(img, rect, i) // new text: never cached
+		b.StartTimer()
+		if _, err := rd.Read(ctx, next); err != nil {
+			b.Fatal(err)
+		}
+		if st := rd.Stats(); st.Read != 2 {
+			b.Fatalf("stats %+v", st)
+		}
+	}
 }

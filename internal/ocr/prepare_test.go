@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
@@ -255,9 +256,17 @@ func TestReaderCacheAndIncrementalInk(t *testing.T) {
 	if run.calls != calls+1 || st.Read != 1 || st.Cached != st.Lines-1 {
 		t.Errorf("small change: %d calls, stats %+v; want 1 call reading 1 line", run.calls-calls, st)
 	}
-	// The incrementally updated ink equals preparing the frame afresh.
+	// The incrementally updated ink equals preparing the frame afresh,
+	// and so do the line boxes, partly reused from the previous frame.
 	full := inkImage(next)
 	sameInk(t, rd.ink, full, full.Rect)
+	var boxes []image.Rectangle
+	for _, br := range rowBands(rd.ink, rd.ink.Rect) {
+		boxes = append(boxes, rd.bands[br]...)
+	}
+	if want := segment(full, full.Rect); fmt.Sprint(boxes) != fmt.Sprint(want) {
+		t.Errorf("line boxes after a change:\n%v\nwant\n%v", boxes, want)
+	}
 	// Told which rectangle changed, the Reader reads the same.
 	calls = run.calls
 	again := image.NewRGBA(base.Rect)

@@ -25,6 +25,7 @@ type Reader struct {
 	raw   *image.Gray // ink before cleaning
 	ink   *image.Gray
 	last  *Result
+	bands map[[2]int][]image.Rectangle // line boxes of each row band
 	cache map[uint64]*cacheEntry
 	gen   int
 	stats ReadStats
@@ -109,6 +110,7 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 		r.raw = image.NewGray(b)
 		r.ink = image.NewGray(b)
 		r.last = nil
+		r.bands = nil
 		dirty = [][2]int{{b.Min.Y, b.Max.Y}}
 	} else if changed != nil {
 		dirty = rowsOf(changed, b)
@@ -123,11 +125,24 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 		r.stats.Lines, r.stats.Cached = len(r.last.Lines), len(r.last.Lines)
 		return r.last, nil
 	}
+	var inked [][2]int // rows whose ink may have changed
 	for _, d := range dirty {
 		copyRows(r.prev, src, d[0], d[1])
-		r.update(d[0], d[1])
+		inked = append(inked, r.update(d[0], d[1]))
 	}
-	pieces := r.eng.pieces(r.ink, segment(r.ink, r.ink.Rect))
+	// Cut lines again only in bands of rows that touch changed ink.
+	bands := make(map[[2]int][]image.Rectangle, len(r.bands))
+	var boxes []image.Rectangle
+	for _, br := range rowBands(r.ink, b) {
+		ls, ok := r.bands[br]
+		if !ok || overlapsAny(br, inked) {
+			ls = segmentBand(r.ink, image.Rect(b.Min.X, br[0], b.Max.X, br[1]))
+		}
+		bands[br] = ls
+		boxes = append(boxes, ls...)
+	}
+	r.bands = bands
+	pieces := r.eng.pieces(r.ink, boxes)
 	r.gen++
 	texts := make(map[uint64]pieceText, len(pieces))
 	var todo []piece
@@ -165,7 +180,7 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 // pixel's ink depends on rows up to vertReach away, and line cleaning on
 // runs up to maxInkRunV long, so those neighbours are recomputed or
 // looked at too; only rows whose ink can have changed are written.
-func (r *Reader) update(y0, y1 int) {
+func (r *Reader) update(y0, y1 int) [2]int {
 	b := r.prev.Rect
 	parallelRows(y0, y1, func(a, e int) { runMap(r.runs, r.prev, a, e) })
 	i0, i1 := max(y0-vertReach, b.Min.Y), min(y1+vertReach, b.Max.Y)
@@ -176,6 +191,16 @@ func (r *Reader) update(y0, y1 int) {
 	cleanInk(work, work.Rect)
 	copy(r.ink.Pix[(i0-b.Min.Y)*r.ink.Stride:(i1-b.Min.Y)*r.ink.Stride],
 		work.Pix[(i0-c0)*work.Stride:(i1-c0)*work.Stride])
+	return [2]int{i0, i1}
+}
+
+func overlapsAny(r [2]int, rs [][2]int) bool {
+	for _, o := range rs {
+		if r[0] < o[1] && o[0] < r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // parallelRows splits [y0,y1) over the CPUs.

@@ -19,6 +19,43 @@ const (
 func segment(g *image.Gray, r image.Rectangle) []image.Rectangle {
 	r = r.Intersect(g.Rect)
 	var out []image.Rectangle
+	for _, b := range rowBands(g, r) {
+		out = append(out, segmentBand(g, image.Rect(r.Min.X, b[0], r.Max.X, b[1]))...)
+	}
+	return out
+}
+
+// rowBands returns the runs [y0,y1) of rows of r that have ink: the
+// first cut, which Reader also uses to cut again only bands that changed.
+func rowBands(g *image.Gray, r image.Rectangle) [][2]int {
+	var out [][2]int
+	start := -1
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
+		has := false
+		for _, v := range row {
+			if v < inkCutoff {
+				has = true
+				break
+			}
+		}
+		if has && start < 0 {
+			start = y
+		}
+		if !has && start >= 0 {
+			out = append(out, [2]int{start, y})
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, [2]int{start, r.Max.Y})
+	}
+	return out
+}
+
+// segmentBand cuts one band of rows into line boxes.
+func segmentBand(g *image.Gray, r image.Rectangle) []image.Rectangle {
+	var out []image.Rectangle
 	stack := []image.Rectangle{r}
 	for len(stack) > 0 {
 		cur := stack[len(stack)-1]
@@ -85,23 +122,26 @@ func splitRows(g *image.Gray, r image.Rectangle) []image.Rectangle {
 }
 
 func trimCols(g *image.Gray, r image.Rectangle) image.Rectangle {
-	x0, x1 := r.Max.X, r.Min.X
+	x0, x1 := r.Dx(), 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			if isInk(g, x, y) {
-				if x < x0 {
-					x0 = x
-				}
-				if x+1 > x1 {
-					x1 = x + 1
-				}
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
+		for x := 0; x < x0; x++ {
+			if row[x] < inkCutoff {
+				x0 = x
+				break
+			}
+		}
+		for x := r.Dx() - 1; x >= x1; x-- {
+			if row[x] < inkCutoff {
+				x1 = x + 1
+				break
 			}
 		}
 	}
 	if x0 >= x1 {
 		return image.Rectangle{}
 	}
-	return image.Rect(x0, r.Min.Y, x1, r.Max.Y)
+	return image.Rect(r.Min.X+x0, r.Min.Y, r.Min.X+x1, r.Max.Y)
 }
 
 // splitCols splits r at runs of at least gap empty columns.
