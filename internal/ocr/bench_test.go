@@ -106,7 +106,8 @@ func BenchmarkRecognizeFull(b *testing.B) {
 	testutil.RequiresTesseract(b)
 	for _, name := range benchImages {
 		b.Run(name, func(b *testing.B) {
-			img := loadPNG(b, filepath.Join(corpusDir(), name))
+			// Frames come from the VNC client as *image.RGBA.
+			img := toRGBA(loadPNG(b, filepath.Join(corpusDir(), name)))
 			pool := NewProcessPool(TesseractOptions{})
 			defer pool.Close()
 			eng := NewTesseract(pool)
@@ -134,7 +135,7 @@ func BenchmarkFullVsPlain(b *testing.B) {
 	for _, name := range benchImages {
 		b.Run(name, func(b *testing.B) {
 			path := filepath.Join(corpusDir(), name)
-			img := loadPNG(b, path)
+			img := toRGBA(loadPNG(b, path))
 			pool := NewProcessPool(TesseractOptions{})
 			defer pool.Close()
 			eng := NewTesseract(pool)

@@ -3,6 +3,7 @@ package ocr
 import (
 	"image"
 	"image/draw"
+	"sync"
 )
 
 // Preparation turns a screen into "ink": a grey image that is white where
@@ -33,6 +34,18 @@ const (
 	solidBlock = 6
 	solidDark  = 64
 )
+
+var hlenPool, killPool, runsPool sync.Pool
+
+// getBuf returns a zeroed slice of n elements from pool.
+func getBuf[T any](pool *sync.Pool, n int) []T {
+	if p, ok := pool.Get().(*[]T); ok && cap(*p) >= n {
+		b := (*p)[:n]
+		clear(b)
+		return b
+	}
+	return make([]T, n)
+}
 
 // toRGBA returns img as *image.RGBA, copying only when it has to.
 func toRGBA(img image.Image) *image.RGBA {
@@ -289,8 +302,12 @@ func cleanInk(g *image.Gray, r image.Rectangle) {
 	}
 	// hlen: length of the horizontal ink run through each ink pixel
 	// (capped at 255); 0 for background.
-	hlen := make([]uint8, w*h)
-	kill := make([]bool, w*h)
+	// Scratch buffers are reused: fresh megabytes cost page faults, which
+	// are slow on virtual machines.
+	hlen := getBuf[uint8](&hlenPool, w*h)
+	defer hlenPool.Put(&hlen)
+	kill := getBuf[bool](&killPool, w*h)
+	defer killPool.Put(&kill)
 	parallelRows(0, h, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			horizontalClean(pix(0, y), hlen[y*w:(y+1)*w], kill[y*w:(y+1)*w])
@@ -441,7 +458,8 @@ func verticalClean(hlen []uint8, kill []bool, w, h, x int) {
 // inkImage prepares the whole of src.
 func inkImage(src *image.RGBA) *image.Gray {
 	g := image.NewGray(src.Rect)
-	runs := make([]uint32, src.Rect.Dx()*src.Rect.Dy())
+	runs := getBuf[uint32](&runsPool, src.Rect.Dx()*src.Rect.Dy()) // runMap writes every element
+	defer runsPool.Put(&runs)
 	parallelRows(src.Rect.Min.Y, src.Rect.Max.Y, func(a, e int) { runMap(runs, src, a, e) })
 	parallelRows(src.Rect.Min.Y, src.Rect.Max.Y, func(a, e int) { inkRows(g, src, runs, a, e) })
 	cleanInk(g, g.Rect)

@@ -72,3 +72,16 @@ func BenchmarkReaderGoSide(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRecognizeGoSide is a full-frame read with tesseract replaced
+// by a runner that answers at once.
+func BenchmarkRecognizeGoSide(b *testing.B) {
+	img := toRGBA(loadPNG(b, filepath.Join(corpusDir(), "gtk-language.png")))
+	eng := NewTesseract(&countingRunner{})
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		if _, err := eng.Recognize(ctx, img, img.Bounds()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
