@@ -542,9 +542,19 @@ func (r *runner) stroke(ctx context.Context, k Stroke) error {
 }
 
 // typeText types one character per delay. Keys are scheduled against
-// the start time so the rate does not drift with network latency.
+// the start time so the rate does not drift with network latency. Shift
+// stays down across a run of shifted characters, as a person's finger
+// does: fewer events for the guest's small keyboard queue (QEMU's PS/2
+// keyboard holds 16 bytes and drops what does not fit while the guest is
+// not scheduled).
 func (r *runner) typeText(ctx context.Context, s *Type) error {
 	start := time.Now()
+	shift := false
+	defer func() {
+		if shift {
+			r.sess.KeyEvent(context.WithoutCancel(ctx), KeysymShiftL, false)
+		}
+	}()
 	for i, ch := range []rune(s.Text) {
 		if i > 0 && s.Delay > 0 {
 			if err := sleepUntil(ctx, start.Add(time.Duration(i)*s.Delay)); err != nil {
@@ -555,8 +565,20 @@ func (r *runner) typeText(ctx context.Context, s *Type) error {
 		if err != nil {
 			return err // checked at load time; unreachable
 		}
-		if err := r.stroke(ctx, k); err != nil {
+		if k.Shift != shift {
+			if err := r.sess.KeyEvent(ctx, KeysymShiftL, k.Shift); err != nil {
+				return fmt.Errorf("type character %d: shift: %w", i+1, err)
+			}
+			shift = k.Shift
+		}
+		if err := r.tap(ctx, k.Keysym); err != nil {
 			return fmt.Errorf("type character %d: %w", i+1, err)
+		}
+	}
+	if shift {
+		shift = false
+		if err := r.sess.KeyEvent(ctx, KeysymShiftL, false); err != nil {
+			return fmt.Errorf("release shift: %w", err)
 		}
 	}
 	return nil

@@ -27,13 +27,16 @@ func run(t *testing.T, r *rig, src string, mod ...func(*Options)) (*Result, erro
 
 func TestTypeShiftAndOrder(t *testing.T) {
 	r := newRig()
-	if _, err := run(t, r, "boot_commands:\n  - type: {text: 'aB!', delay_ms: 0}\n  - key: 'A'\n  - key: tab\n"); err != nil {
+	if _, err := run(t, r, "boot_commands:\n  - type: {text: 'aB!c#', delay_ms: 0}\n  - type: 'D'\n  - key: 'A'\n  - key: tab\n"); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"a down", "a up",
-		"shift down", "B down", "B up", "shift up",
-		"shift down", "! down", "! up", "shift up",
+		// Shift stays down over a run of shifted characters.
+		"shift down", "B down", "B up", "! down", "! up", "shift up",
+		"c down", "c up",
+		"shift down", "# down", "# up", "shift up",
+		"shift down", "D down", "D up", "shift up",
 		"shift down", "A down", "A up", "shift up",
 		"tab down", "tab up",
 	}
