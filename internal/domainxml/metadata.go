@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -69,6 +70,74 @@ func ParseMetadata(domainXML string) (md Metadata, ok bool, err error) {
 				inMetadata = false
 			}
 			depth--
+		}
+	}
+}
+
+// Reasons DefinitionChange gives.
+const (
+	ChangeConfig   = "config changed"
+	ChangePassword = "display password changed"
+)
+
+// DefinitionChange compares two definitions of one domain (rendered, or
+// read from libvirt with the secure flag, live or inactive) and says why
+// they differ, "" when they do not. The metadata's configHash covers the
+// whole rendered definition except the display passwords, which come from
+// graphics.passwordFile and so are compared on their own. A document
+// without deskvm's metadata, or one that does not parse, has an empty
+// hash and no passwords. Plan (config vs libvirt) and the vm verbs' pending
+// restart (live vs inactive) both decide with it, so they cannot disagree.
+// The passwords are only compared, never returned.
+func DefinitionChange(old, new string) string {
+	if configHash(old) != configHash(new) {
+		return ChangeConfig
+	}
+	if !slices.Equal(graphicsPasswords(old), graphicsPasswords(new)) {
+		return ChangePassword
+	}
+	return ""
+}
+
+func configHash(doc string) string {
+	md, ok, err := ParseMetadata(doc)
+	if err != nil || !ok {
+		return ""
+	}
+	return md.ConfigHash
+}
+
+// graphicsPasswords are the passwd attributes of the domain's <graphics>
+// elements, in document order; nil when there are none or doc does not
+// parse.
+func graphicsPasswords(doc string) []string {
+	ps, err := GraphicsPasswords(doc)
+	if err != nil {
+		return nil
+	}
+	return ps
+}
+
+// GraphicsPasswords reads the display passwords of a domain XML document
+// (present only in XML read with libvirt's secure flag, or rendered with
+// WithGraphicsPassword). Callers compare them; never print them.
+func GraphicsPasswords(doc string) ([]string, error) {
+	var out []string
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse domain xml: %w", err)
+		}
+		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "graphics" {
+			for _, a := range t.Attr {
+				if a.Name.Local == "passwd" {
+					out = append(out, a.Value)
+				}
+			}
 		}
 	}
 }

@@ -257,3 +257,48 @@ func TestMetadataHashCoversRendering(t *testing.T) {
 		t.Errorf("password missing from the graphics element or shown elsewhere:\n%s", s)
 	}
 }
+
+func TestDefinitionChange(t *testing.T) {
+	c := newConfig(map[string]*config.VM{"a": newVM()})
+	config.FillDefaults(c)
+	render := func(pw string) string {
+		t.Helper()
+		var opts []Option
+		if pw != "" {
+			opts = append(opts, WithGraphicsPassword(pw))
+		}
+		s, err := RenderXML(c, "a", deskHost(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base, pw1, pw2 := render(""), render("hunter2"), render("hunter3")
+	// libvirt's dumpxml formats differently; only the hash and passwords count.
+	relabelled := strings.ReplaceAll(pw1, "\n", "\n  ")
+	c.VMs["a"].Memory = "3G"
+	bigger := render("hunter2")
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"same", pw1, pw1, ""},
+		{"same modulo formatting", pw1, relabelled, ""},
+		{"password only", pw1, pw2, ChangePassword},
+		{"password added", base, pw1, ChangePassword},
+		{"config", pw1, bigger, ChangeConfig},
+		{"unmanaged vs managed", `<domain><name>a</name></domain>`, base, ChangeConfig},
+		{"two unmanaged", `<domain><name>a</name></domain>`, `<domain><name>b</name></domain>`, ""},
+	} {
+		got := DefinitionChange(tc.old, tc.new)
+		if got != tc.want {
+			t.Errorf("%s: DefinitionChange = %q, want %q", tc.name, got, tc.want)
+		}
+		if strings.Contains(got, "hunter") {
+			t.Errorf("%s: reason shows the password: %q", tc.name, got)
+		}
+	}
+	ps, err := GraphicsPasswords(pw1)
+	if err != nil || len(ps) != 1 || ps[0] != "hunter2" {
+		t.Errorf("GraphicsPasswords = %q, %v", ps, err)
+	}
+}

@@ -144,7 +144,7 @@ func TestRealLibvirtStoredDomainsDiffEmpty(t *testing.T) {
 		var ropts []domainxml.Option
 		if pw, ok := e.pw[strings.TrimPrefix(name, e.prefix)]; ok {
 			ropts = append(ropts, domainxml.WithGraphicsPassword(pw))
-			if displayPasswords(d.InactiveXML) != pw {
+			if got, err := domainxml.GraphicsPasswords(d.InactiveXML); err != nil || strings.Join(got, "\x00") != pw {
 				t.Errorf("%s: libvirt did not keep the display password", name)
 			}
 		}

@@ -315,17 +315,6 @@ func (p *planner) managed(d libvirt.Domain) bool {
 	return false
 }
 
-func hashOf(doc string) string {
-	if doc == "" {
-		return ""
-	}
-	md, ok, err := domainxml.ParseMetadata(doc)
-	if err != nil || !ok {
-		return ""
-	}
-	return md.ConfigHash
-}
-
 func (p *planner) remove(d libvirt.Domain) {
 	vp := VMPlan{Name: d.Name, Status: StatusRemove, Running: d.Active}
 	why := "not in the config"
@@ -478,9 +467,6 @@ func (p *planner) vm(name string) {
 		p.problem("vms."+name, "render: %v", err)
 		return
 	}
-	// The rendered hash covers the config and what it is rendered with
-	// (other VMs' pinning, host firmware paths), unlike config.Hash.
-	want := hashOf(desiredXML)
 	autoStart := vm.AutoStart != nil && *vm.AutoStart
 	vp.Running = exists && d.Active
 
@@ -495,14 +481,15 @@ func (p *planner) vm(name string) {
 		// earlier removal): define it again.
 		vp.Status = StatusUpdate
 		reasons = append(reasons, "running without a persistent definition")
-	case hashOf(d.InactiveXML) != want:
-		vp.Status = StatusUpdate
-		reasons = append(reasons, "config changed")
-	case displayPasswords(d.InactiveXML) != displayPasswords(desiredXML):
-		vp.Status = StatusUpdate
-		reasons = append(reasons, "display password changed")
 	default:
-		vp.Status = StatusUnchanged
+		// The rendered hash covers the config and what it is rendered with
+		// (other VMs' pinning, host firmware paths), unlike config.Hash.
+		if why := domainxml.DefinitionChange(d.InactiveXML, desiredXML); why != "" {
+			vp.Status = StatusUpdate
+			reasons = append(reasons, why)
+		} else {
+			vp.Status = StatusUnchanged
+		}
 	}
 
 	// Disk before define: the definition names it.
@@ -534,7 +521,7 @@ func (p *planner) vm(name string) {
 	}
 
 	running := exists && d.Active
-	if running && (hashOf(d.LiveXML) != want || displayPasswords(d.LiveXML) != displayPasswords(desiredXML)) {
+	if running && domainxml.DefinitionChange(d.LiveXML, desiredXML) != "" {
 		vp.PendingRestart = true
 		if vp.Status == StatusUnchanged {
 			vp.Status = StatusPendingRestart
@@ -558,21 +545,6 @@ func (p *planner) vm(name string) {
 	}
 	vp.Reason = strings.Join(reasons, "; ")
 	p.plan.VMs = append(p.plan.VMs, vp)
-}
-
-// displayPasswords are the SPICE/VNC passwords in a domain, joined. The
-// password lives in graphics.passwordFile, not in the config, so the
-// config hash cannot see it change; libvirt's definitions are read with
-// the secure flag and hold it. The result is only compared, never shown.
-func displayPasswords(doc string) string {
-	if doc == "" {
-		return ""
-	}
-	n, err := parseNode(doc)
-	if err != nil {
-		return ""
-	}
-	return strings.Join(passwords(n, nil), "\x00")
 }
 
 func onOffWord(b bool) string {

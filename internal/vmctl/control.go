@@ -116,18 +116,13 @@ func StatusOf(d libvirt.Domain) (Status, DomainInfo, error) {
 }
 
 // PendingRestart reports whether a running domain was redefined since it
-// started: its live and inactive definitions carry different config
-// hashes (the same comparison plan makes against the config).
+// started: its live and inactive definitions differ as plan judges them
+// (domainxml.DefinitionChange: config hash and display passwords).
 func PendingRestart(d libvirt.Domain) bool {
 	if !d.Active || !d.Persistent || d.LiveXML == "" || d.InactiveXML == "" {
 		return false
 	}
-	live, ok1, err1 := domainxml.ParseMetadata(d.LiveXML)
-	next, ok2, err2 := domainxml.ParseMetadata(d.InactiveXML)
-	if err1 != nil || err2 != nil || !ok1 || !ok2 {
-		return false
-	}
-	return live.ConfigHash != next.ConfigHash
+	return domainxml.DefinitionChange(d.LiveXML, d.InactiveXML) != ""
 }
 
 // Start starts a defined domain; ErrNotRunning is never returned, an

@@ -2,6 +2,7 @@ package vmctl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -272,6 +273,26 @@ func TestStatusPendingRestart(t *testing.T) {
 		LiveXML: domainDoc("same", "h", balloon, ""), InactiveXML: domainDoc("same", "h", balloon, "")})
 	if st, _, _ := GetStatus(ctx, &fakeLV{Fake: f}, "same"); st.PendingRestart {
 		t.Error("same hash reported as pending restart")
+	}
+}
+
+// A redefine that changes only the display password keeps the config hash
+// (passwords are outside it); status must still say what plan says.
+func TestStatusPendingRestartPasswordOnly(t *testing.T) {
+	withPw := func(pw string) string {
+		return strings.Replace(domainDoc("box", "h", balloon, ""), "<graphics type='vnc'", "<graphics type='vnc' passwd='"+pw+"'", 1)
+	}
+	f := libvirt.NewFake()
+	f.AddDomain(libvirt.Domain{Name: "box", Active: true, Persistent: true, LiveXML: withPw("old-secret"), InactiveXML: withPw("new-secret")})
+	st, _, err := GetStatus(context.Background(), &fakeLV{Fake: f}, "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.PendingRestart {
+		t.Error("password-only redefine: no pending restart")
+	}
+	if b, _ := json.Marshal(st); strings.Contains(string(b), "secret") {
+		t.Errorf("status shows a password: %s", b)
 	}
 }
 
