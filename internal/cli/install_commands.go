@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskvm/deskvm/internal/config"
 )
 
 func init() { register("install-commands", newInstallCommandsCmd) }
@@ -67,12 +66,9 @@ func isDeskvmLink(path, self string) (target string, ok bool) {
 }
 
 func runInstallCommands(g *globalOptions, o *installCommandsOptions) error {
-	cfg, src, ps, err := loadConfigProblems(g)
+	cfg, src, ps, err := loadCheckedConfig(g)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
-	}
-	if cfg != nil {
-		ps = append(ps, src.Locate(validateFilled(g, cfg))...)
 	}
 	if ps.HasErrors() {
 		printProblems(g.stderr, ps.Errors())
@@ -183,11 +179,4 @@ func replaceSymlink(target, path string) error {
 		return fmt.Errorf("link %s: %w", path, err)
 	}
 	return nil
-}
-
-// validateFilled applies the global flags and defaults and validates.
-func validateFilled(g *globalOptions, cfg *config.Config) config.Problems {
-	applyGlobalOverrides(g, cfg)
-	config.FillDefaults(cfg)
-	return config.Validate(cfg)
 }

@@ -272,14 +272,9 @@ func loadOptionalConfig(g *globalOptions) (*config.Config, error) {
 			return nil, nil
 		}
 	}
-	cfg, src, ps, err := loadConfigProblems(g)
+	cfg, src, ps, err := loadCheckedConfig(g)
 	if err != nil {
 		return nil, &ExitError{Code: 1, Err: err}
-	}
-	if cfg != nil {
-		applyGlobalOverrides(g, cfg)
-		config.FillDefaults(cfg)
-		ps = append(ps, src.Locate(config.Validate(cfg))...)
 	}
 	if ps.HasErrors() {
 		printProblems(g.stderr, ps.Errors())

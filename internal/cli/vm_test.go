@@ -385,3 +385,30 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("verb flags through vm-NAME:\n%s", got)
 	}
 }
+
+// The verbs and list load the config as plan does (loadCheckedConfig):
+// file and validation problems come out as FILE:LINE:COL lines, nothing
+// connects to libvirt, and --connect reaches the config.
+func TestVMAndListBadConfig(t *testing.T) {
+	h := newVMHarness(t)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("vms:\n  box:\n    colour: blue\n    memory: 16Q\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"vm", "box", "status", "-f", bad}, {"list", "-f", bad}} {
+		r := h.run(args...)
+		want := []string{bad + `:3:5: error: vms.box.colour: unknown field "colour"`, bad + ":4:13: error: vms.box.memory:", bad + ": 2 errors; fix the config first"}
+		for _, w := range want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", args, w, r.stderr)
+			}
+		}
+		if r.code != 1 || len(h.dialed) != 0 {
+			t.Errorf("%v: exit %d, dialed %v; want 1 and no connection", args, r.code, h.dialed)
+		}
+	}
+	r := h.run("list", "-f", h.cfg, "--connect", "test:///flag")
+	if r.code != 0 || len(h.dialed) != 1 || h.dialed[0] != "test:///flag" {
+		t.Errorf("list --connect: exit %d, dialed %v, stderr %s", r.code, h.dialed, r.stderr)
+	}
+}
