@@ -20,6 +20,7 @@ import (
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil"
+	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 	"libvirt.org/go/libvirtxml"
 )
 
@@ -70,30 +71,9 @@ func newRCEnv(t *testing.T) *rcEnv {
 }
 
 func (e *rcEnv) cleanup() {
-	ctx := context.Background()
-	c := e.conn
-	if doms, err := c.Domains(ctx); err == nil {
-		for _, d := range doms {
-			if !strings.HasPrefix(d.Name, e.prefix) {
-				continue
-			}
-			if d.Active {
-				_ = c.DestroyDomain(ctx, d.Name)
-			}
-			if d.Persistent {
-				_ = c.UndefineDomain(ctx, d.Name, libvirt.UndefineOptions{RemoveNVRAM: true, RemoveTPM: true})
-			}
-		}
-	}
-	if vs, err := c.Volumes(ctx, e.pool); err == nil {
-		for _, v := range vs {
-			_ = c.DeleteVolume(ctx, e.pool, v.Name)
-		}
-	}
-	_ = c.StopPool(ctx, e.pool)
-	_ = c.UndefinePool(ctx, e.pool)
-	_ = (&reconcile.SysHost{}).ApplyFirewall(ctx, reconcile.FirewallScript(os.Getenv(envFirewallTable), nil))
-	c.Close()
+	libvirttest.Cleanup(e.t, e.conn, e.prefix, e.pool)
+	_ = (&reconcile.SysHost{}).ApplyFirewall(context.Background(), reconcile.FirewallScript(os.Getenv(envFirewallTable), nil))
+	e.conn.Close()
 }
 
 // config writes testdata/apply/NAME.yaml with ${VAR}s filled in.

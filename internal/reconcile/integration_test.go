@@ -16,6 +16,7 @@ import (
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/testutil"
+	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
 
 type realEnv struct {
@@ -55,27 +56,8 @@ func newRealEnv(tb testing.TB) *realEnv {
 }
 
 func (e *realEnv) cleanup() {
-	ctx := context.Background()
-	c := e.conn
-	if doms, err := c.Domains(ctx); err == nil {
-		for _, d := range doms {
-			if !strings.HasPrefix(d.Name, e.prefix) {
-				continue
-			}
-			if d.Active {
-				_ = c.DestroyDomain(ctx, d.Name)
-			}
-			_ = c.UndefineDomain(ctx, d.Name, libvirt.UndefineOptions{RemoveNVRAM: true, RemoveTPM: true})
-		}
-	}
-	if vs, err := c.Volumes(ctx, e.pool); err == nil {
-		for _, v := range vs {
-			_ = c.DeleteVolume(ctx, e.pool, v.Name)
-		}
-	}
-	_ = c.StopPool(ctx, e.pool)
-	_ = c.UndefinePool(ctx, e.pool)
-	c.Close()
+	libvirttest.Cleanup(e.tb, e.conn, e.prefix, e.pool)
+	e.conn.Close()
 }
 
 func (e *realEnv) config(vms map[string]*config.VM) *config.Config {
