@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 	"github.com/deskvm/deskvm/internal/automation"
 	"github.com/deskvm/deskvm/internal/automation/live"
 	"github.com/deskvm/deskvm/internal/ocr"
+	"github.com/deskvm/deskvm/internal/secret"
 	"github.com/deskvm/deskvm/internal/vnc"
 )
 
@@ -72,7 +72,7 @@ Exit status: 0 success, 1 a step failed (the message names its line),
 func runAutomate(ctx context.Context, g *globalOptions, o *automateOptions, path string) error {
 	lo := automation.LoadOptions{}
 	if o.passwordFile != "" {
-		pw, err := readSecretFile(o.passwordFile)
+		pw, err := secret.ReadFile(o.passwordFile)
 		if err != nil {
 			return &ExitError{Code: automateExitInvalid, Err: fmt.Errorf("--password-file: %w", err)}
 		}
@@ -130,7 +130,7 @@ func runAutomate(ctx context.Context, g *globalOptions, o *automateOptions, path
 		// is not disconnected by the run, nor the run by them.
 		vo := vnc.Options{Logger: logger, Shared: true}
 		if o.vncPasswordFile != "" {
-			if vo.Password, err = readSecretFile(o.vncPasswordFile); err != nil {
+			if vo.Password, err = secret.ReadFile(o.vncPasswordFile); err != nil {
 				return &ExitError{Code: automateExitInvalid, Err: fmt.Errorf("--vnc-password-file: %w", err)}
 			}
 		}
@@ -184,14 +184,6 @@ func printScript(w io.Writer, s *automation.Script) {
 	if hc := s.HealthCheck; hc != nil {
 		fmt.Fprintf(w, "      line %-4d %-12s %s\n", hc.Pos.Line, "health_check", red.String(hc.Describe()))
 	}
-}
-
-func readSecretFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(data), "\r\n"), nil
 }
 
 func removeIfEmpty(dir string) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/secret"
 )
 
 func init() { register("config", newConfigCmd) }
@@ -232,17 +233,17 @@ func loadCheckedConfig(g *globalOptions) (*config.Config, *config.Source, config
 }
 
 // readGraphicsPassword reads VM name's graphics.passwordFile ("" when it
-// has none), without the line end an editor leaves.
+// has none), as every password file is read (secret.ReadFile).
 func readGraphicsPassword(cfg *config.Config, name string) (string, error) {
 	f := cfg.VMs[name].Graphics.PasswordFile
 	if f == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(f)
+	pw, err := secret.ReadFile(f)
 	if err != nil {
 		return "", fmt.Errorf("vms.%s.graphics.passwordFile: %w", name, err)
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	return pw, nil
 }
 
 // applyGlobalOverrides applies flags that override the file (--connect).

@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskvm/deskvm/internal/secret"
 	"github.com/deskvm/deskvm/internal/vnc"
 )
 
@@ -66,7 +66,7 @@ func runScreenshot(ctx context.Context, g *globalOptions, o *screenshotOptions) 
 		opts.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if o.passwordFile != "" {
-		pw, err := readPasswordFile(o.passwordFile)
+		pw, err := secret.ReadFile(o.passwordFile)
 		if err != nil {
 			return fmt.Errorf("screenshot: %w", err)
 		}
@@ -89,20 +89,6 @@ func runScreenshot(ctx context.Context, g *globalOptions, o *screenshotOptions) 
 	}
 	fmt.Fprintf(g.stdout, "%s: %dx%d\n", o.output, img.Rect.Dx(), img.Rect.Dy())
 	return nil
-}
-
-// readPasswordFile returns the file's first line.
-func readPasswordFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	pw, _, _ := strings.Cut(string(b), "\n")
-	pw = strings.TrimSuffix(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("password file %s: empty", path)
-	}
-	return pw, nil
 }
 
 // writePNGAtomic writes to a temporary file next to path and renames it,
