@@ -86,9 +86,7 @@ func (h hostChecker) vm(p string, c *Config, vm *VM) {
 	}
 	if vm.Firmware == FirmwareUEFI || vm.Firmware == "" {
 		if vm.SecureBoot {
-			if f.Firmware.SecureBootCode == "" || f.Firmware.MSVars == "" {
-				h.warnf(p+".secureBoot", "no secure-boot OVMF firmware with Microsoft keys found (OVMF_CODE*.secboot.fd / OVMF_VARS*.ms.fd); install ovmf")
-			}
+			h.secureBootFirmware(p, f.Firmware)
 		} else if f.Firmware.Code == "" || f.Firmware.Vars == "" {
 			h.warnf(p+".firmware", "no UEFI firmware found (OVMF_CODE*.fd / OVMF_VARS*.fd); install ovmf or set firmware: bios")
 		}
@@ -120,6 +118,23 @@ func (h hostChecker) vm(p string, c *Config, vm *VM) {
 	}
 	h.exists(p+".disk.baseImage", vm.Disk.BaseImage, false)
 	h.exists(p+".graphics.passwordFile", vm.Graphics.PasswordFile, false)
+}
+
+// secureBootFirmware: secure boot needs the secure-boot OVMF build and a
+// vars template with Microsoft's keys enrolled; with vars lacking them
+// Windows 11 and shim-signed Linux refuse to boot.
+func (h hostChecker) secureBootFirmware(p string, fw hostfacts.Firmware) {
+	switch {
+	case fw.SecureBootCode == "" || fw.SecureVars == "":
+		h.warnf(p+".secureBoot", "no secure-boot OVMF firmware with Microsoft keys found (OVMF_CODE*.secboot.fd / OVMF_VARS*.ms.fd); install ovmf")
+	case !fw.MSKeys:
+		want := fw.MSVarsWanted
+		if want == "" {
+			want = "an OVMF_VARS*.ms.fd template (Debian/Ubuntu ovmf, Fedora edk2-ovmf OVMF_VARS.secboot.fd)"
+		}
+		h.warnf(p+".secureBoot", "the secure-boot firmware's vars template %s has no Microsoft keys enrolled, so Windows 11 and shim-signed Linux will not boot with secure boot; provide %s (a vars template with Microsoft keys enrolled, e.g. made with virt-fw-vars) or set secureBoot: false",
+			fw.SecureVars, want)
+	}
 }
 
 func (h hostChecker) exists(path, file string, dir bool) {

@@ -15,7 +15,7 @@ func twoCPUHost() *hostfacts.Facts {
 		CPUs: []hostfacts.CPU{{ID: 0, Siblings: []int{0}}, {ID: 1, Core: 1, Siblings: []int{1}}},
 		Firmware: hostfacts.Firmware{
 			Code: "/usr/share/OVMF/OVMF_CODE_4M.fd", Vars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
-			SecureBootCode: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", MSVars: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
+			SecureBootCode: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", SecureVars: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", MSKeys: true,
 		},
 		VirtiofsdPath:    "/usr/lib/qemu/virtiofsd",
 		HugepageSizesKiB: []uint64{2048},
@@ -51,6 +51,10 @@ func TestCheckHost(t *testing.T) {
 	noKVMNoFirmware := twoCPUHost()
 	noKVMNoFirmware.Firmware = hostfacts.Firmware{}
 	noKVMNoFirmware.VirtiofsdPath = ""
+	archFirmware := twoCPUHost()
+	archFirmware.Firmware = hostfacts.Firmware{Code: "/usr/share/edk2/x64/OVMF_CODE.4m.fd", Vars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+		SecureBootCode: "/usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", SecureVars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+		MSVarsWanted: "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd"}
 	tests := []struct {
 		name  string
 		doc   string
@@ -65,6 +69,9 @@ func TestCheckHost(t *testing.T) {
 		{"kvm present", "vms:\n  a: {}\n", func() *hostfacts.Facts { f := twoCPUHost(); f.KVM = true; return f }(), nil},
 		{"no firmware", "accelerator: tcg\nvms:\n  a: {}\n  s: {secureBoot: true}\n  b: {firmware: bios}\n", noKVMNoFirmware,
 			[]string{`vms.a.firmware: no UEFI firmware found`, `vms.s.secureBoot: no secure-boot OVMF firmware with Microsoft keys`}},
+		{"secure boot without MS keys", "accelerator: tcg\nvms:\n  w: {osType: windows, secureBoot: true}\n  l: {}\n", archFirmware,
+			[]string{`c.yaml:3:36: vms.w.secureBoot: the secure-boot firmware's vars template /usr/share/edk2/x64/OVMF_VARS.4m.fd has no Microsoft keys enrolled, so Windows 11 and shim-signed Linux will not boot with secure boot; provide /usr/share/edk2/x64/OVMF_VARS.4m.ms.fd`}},
+		{"secure boot off needs no MS keys", "accelerator: tcg\nvms:\n  l: {}\n", archFirmware, nil},
 		{"no virtiofsd", "accelerator: tcg\nvms:\n  a: {sharedFolders: {d: " + dir + "}}\n", noKVMNoFirmware,
 			[]string{`vms.a.sharedFolders: shared folders need virtiofsd`}},
 		{"missing files", "accelerator: tcg\nvms:\n  a:\n    boot: {kernel: /nonexistent/vmlinuz}\n    cdroms: [" + dir + "]\n    sharedFolders: {d: /nonexistent/dir, f: " + file + "}\n", twoCPUHost(),

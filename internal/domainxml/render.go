@@ -349,7 +349,7 @@ func (r *renderer) os() error {
 		code, vars := fw.Code, fw.Vars
 		secure := ""
 		if vm.SecureBoot {
-			code, vars, secure = fw.SecureBootCode, fw.MSVars, "yes"
+			code, vars, secure = fw.SecureBootCode, fw.SecureVars, "yes"
 		}
 		if code != "" && vars != "" {
 			o.Loader = &libvirtxml.DomainLoader{Path: code, Readonly: "yes", Secure: secure, Type: "pflash"}

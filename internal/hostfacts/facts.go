@@ -37,7 +37,17 @@ type Firmware struct {
 	Code           string `json:"code,omitempty"`           // plain UEFI code, e.g. OVMF_CODE_4M.fd
 	Vars           string `json:"vars,omitempty"`           // empty vars template, e.g. OVMF_VARS_4M.fd
 	SecureBootCode string `json:"secureBootCode,omitempty"` // e.g. OVMF_CODE_4M.secboot.fd (or .ms.fd)
-	MSVars         string `json:"msVars,omitempty"`         // vars with Microsoft keys enrolled, e.g. OVMF_VARS_4M.ms.fd
+	// SecureVars is the vars template that goes with SecureBootCode, e.g.
+	// OVMF_VARS_4M.ms.fd.
+	SecureVars string `json:"secureVars,omitempty"`
+	// MSKeys: SecureVars has Microsoft's keys enrolled. Without them
+	// Windows 11 and shim-signed Linux do not boot with secure boot on;
+	// some distributions (Arch) ship only vars without them.
+	MSKeys bool `json:"msKeys,omitempty"`
+	// MSVarsWanted, when SecureVars lacks the Microsoft keys, is the
+	// MS-enrolled template deskvm would use beside SecureBootCode: the
+	// file to provide ("" when that firmware tree has no such name).
+	MSVarsWanted string `json:"msVarsWanted,omitempty"`
 }
 
 // HugepagePool is the state of one hugepage size.

@@ -189,14 +189,19 @@ func (p *Prober) kvm() bool {
 
 // firmwareSet is one distribution's OVMF layout, most preferred first.
 type firmwareSet struct {
-	code, vars, secureCode, msVars []string
+	code, vars, secureCode []string
+	// msVars are vars templates with Microsoft's keys enrolled;
+	// secureVars are ones without, which the secure code also runs with
+	// (what a distribution that ships no MS-enrolled template has).
+	msVars, secureVars []string
 }
 
 // firmwareSets are searched in order. The plain pair (code, vars) and the
-// secure-boot pair (secure code, MS vars) each come from the first
+// secure-boot pair (secure code, vars) each come from the first
 // directory that has both of the pair: a code image and a vars template
 // of different builds (2M vs 4M flash, another distribution) do not fit
-// together.
+// together. A secure pair with MS-enrolled vars anywhere beats one
+// without.
 var firmwareSets = []struct {
 	dir string
 	set firmwareSet
@@ -208,19 +213,21 @@ var firmwareSets = []struct {
 		secureCode: []string{"OVMF_CODE_4M.secboot.fd", "OVMF_CODE_4M.ms.fd", "OVMF_CODE.secboot.fd", "OVMF_CODE.ms.fd"},
 		msVars:     []string{"OVMF_VARS_4M.ms.fd", "OVMF_VARS.ms.fd"},
 	}},
-	// Fedora / RHEL (edk2-ovmf).
+	// Fedora / RHEL (edk2-ovmf): the secboot vars have MS keys enrolled.
 	{"/usr/share/edk2/ovmf", firmwareSet{
 		code:       []string{"OVMF_CODE.fd"},
 		vars:       []string{"OVMF_VARS.fd"},
 		secureCode: []string{"OVMF_CODE.secboot.fd"},
 		msVars:     []string{"OVMF_VARS.secboot.fd"},
 	}},
-	// Arch (edk2-ovmf).
+	// Arch (edk2-ovmf) ships no MS-enrolled vars. OVMF_VARS.4m.ms.fd is
+	// where deskvm looks for one the user made (e.g. with virt-fw-vars).
 	{"/usr/share/edk2/x64", firmwareSet{
 		code:       []string{"OVMF_CODE.4m.fd", "OVMF_CODE.fd"},
 		vars:       []string{"OVMF_VARS.4m.fd", "OVMF_VARS.fd"},
 		secureCode: []string{"OVMF_CODE.secboot.4m.fd", "OVMF_CODE.secboot.fd"},
-		msVars:     []string{"OVMF_VARS.4m.fd"}, // Arch ships no MS-enrolled vars; best effort
+		msVars:     []string{"OVMF_VARS.4m.ms.fd"},
+		secureVars: []string{"OVMF_VARS.4m.fd"},
 	}},
 	{"/usr/share/edk2-ovmf/x64", firmwareSet{
 		code:       []string{"OVMF_CODE.fd"},
@@ -240,36 +247,52 @@ var firmwareSets = []struct {
 		code:       []string{"edk2-x86_64-code.fd"},
 		vars:       []string{"edk2-i386-vars.fd"},
 		secureCode: []string{"edk2-x86_64-secure-code.fd"},
+		secureVars: []string{"edk2-i386-vars.fd"},
 	}},
 	// QEMU's bundled edk2 (no MS keys).
 	{"/usr/share/qemu", firmwareSet{
 		code:       []string{"edk2-x86_64-code.fd"},
 		vars:       []string{"edk2-i386-vars.fd"},
 		secureCode: []string{"edk2-x86_64-secure-code.fd"},
+		secureVars: []string{"edk2-i386-vars.fd"},
 	}},
 }
 
 func (p *Prober) firmware() Firmware {
 	var fw Firmware
-	for _, fsd := range firmwareSets {
-		find := func(names []string) string {
-			for _, n := range names {
-				abs := fsd.dir + "/" + n
-				if st, err := os.Stat(p.path(abs)); err == nil && st.Mode().IsRegular() {
-					return abs
-				}
+	find := func(dir string, names []string) string {
+		for _, n := range names {
+			abs := dir + "/" + n
+			if st, err := os.Stat(p.path(abs)); err == nil && st.Mode().IsRegular() {
+				return abs
 			}
-			return ""
 		}
+		return ""
+	}
+	for _, fsd := range firmwareSets {
 		if fw.Code == "" {
-			if code, vars := find(fsd.set.code), find(fsd.set.vars); code != "" && vars != "" {
+			if code, vars := find(fsd.dir, fsd.set.code), find(fsd.dir, fsd.set.vars); code != "" && vars != "" {
 				fw.Code, fw.Vars = code, vars
 			}
 		}
 		if fw.SecureBootCode == "" {
-			if code, vars := find(fsd.set.secureCode), find(fsd.set.msVars); code != "" && vars != "" {
-				fw.SecureBootCode, fw.MSVars = code, vars
+			if code, vars := find(fsd.dir, fsd.set.secureCode), find(fsd.dir, fsd.set.msVars); code != "" && vars != "" {
+				fw.SecureBootCode, fw.SecureVars, fw.MSKeys = code, vars, true
 			}
+		}
+	}
+	if fw.SecureBootCode != "" {
+		return fw
+	}
+	// No MS-enrolled vars anywhere: secure boot without Microsoft's keys,
+	// which config.CheckHost reports, naming the file that is missing.
+	for _, fsd := range firmwareSets {
+		if code, vars := find(fsd.dir, fsd.set.secureCode), find(fsd.dir, fsd.set.secureVars); code != "" && vars != "" {
+			fw.SecureBootCode, fw.SecureVars = code, vars
+			if len(fsd.set.msVars) > 0 {
+				fw.MSVarsWanted = fsd.dir + "/" + fsd.set.msVars[0]
+			}
+			break
 		}
 	}
 	return fw

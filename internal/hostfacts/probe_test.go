@@ -50,7 +50,8 @@ func TestProbeSMTHost(t *testing.T) {
 			Code:           "/usr/share/OVMF/OVMF_CODE_4M.fd",
 			Vars:           "/usr/share/OVMF/OVMF_VARS_4M.fd",
 			SecureBootCode: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
-			MSVars:         "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
+			SecureVars:     "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
+			MSKeys:         true,
 		},
 		VirtiofsdPath:    "/usr/libexec/virtiofsd",
 		HugepageSizesKiB: []uint64{2048, 1048576},
@@ -184,9 +185,63 @@ func TestFirmwarePairsFromOneDirectory(t *testing.T) {
 		Code:           "/usr/share/OVMF/OVMF_CODE_4M.fd",
 		Vars:           "/usr/share/OVMF/OVMF_VARS_4M.fd",
 		SecureBootCode: "/run/libvirt/nix-ovmf/OVMF_CODE.ms.fd",
-		MSVars:         "/run/libvirt/nix-ovmf/OVMF_VARS.ms.fd",
+		SecureVars:     "/run/libvirt/nix-ovmf/OVMF_VARS.ms.fd",
+		MSKeys:         true,
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("firmware (-want +got):\n%s", d)
+	}
+}
+
+// Arch ships secure-boot code and only vars without Microsoft's keys: the
+// facts say so and name the MS-enrolled template that would be needed; a
+// tree with MS-enrolled vars wins over it; one made by the user is found.
+func TestFirmwareWithoutMSKeys(t *testing.T) {
+	touch := func(root string, files ...string) {
+		for _, f := range files {
+			p := filepath.Join(root, f)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	arch := []string{"/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd", "/usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd"}
+	root := t.TempDir()
+	touch(root, arch...)
+	want := Firmware{
+		Code: "/usr/share/edk2/x64/OVMF_CODE.4m.fd", Vars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+		SecureBootCode: "/usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", SecureVars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+		MSKeys: false, MSVarsWanted: "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd",
+	}
+	if d := cmp.Diff(want, (&Prober{Root: root}).firmware()); d != "" {
+		t.Errorf("arch (-want +got):\n%s", d)
+	}
+
+	// QEMU's bundled secure build has no MS-enrolled vars either.
+	root = t.TempDir()
+	touch(root, "/usr/share/qemu/edk2-x86_64-code.fd", "/usr/share/qemu/edk2-i386-vars.fd", "/usr/share/qemu/edk2-x86_64-secure-code.fd")
+	fw := (&Prober{Root: root}).firmware()
+	if fw.SecureBootCode != "/usr/share/qemu/edk2-x86_64-secure-code.fd" || fw.MSKeys || fw.MSVarsWanted != "" {
+		t.Errorf("qemu bundled: %+v", fw)
+	}
+
+	root = t.TempDir()
+	touch(root, arch...)
+	touch(root, "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd")
+	fw = (&Prober{Root: root}).firmware()
+	if fw.SecureVars != "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd" || !fw.MSKeys || fw.MSVarsWanted != "" {
+		t.Errorf("arch with a user-made MS template: %+v", fw)
+	}
+
+	// MS-enrolled vars in a later tree beat the earlier tree's plain ones.
+	root = t.TempDir()
+	touch(root, arch...)
+	touch(root, "/run/libvirt/nix-ovmf/OVMF_CODE.ms.fd", "/run/libvirt/nix-ovmf/OVMF_VARS.ms.fd")
+	fw = (&Prober{Root: root}).firmware()
+	if fw.SecureBootCode != "/run/libvirt/nix-ovmf/OVMF_CODE.ms.fd" || !fw.MSKeys {
+		t.Errorf("MS keys elsewhere: %+v", fw)
 	}
 }

@@ -100,7 +100,7 @@ func TestRealLibvirtStoredDomainsDiffEmpty(t *testing.T) {
 		t.Skip("integration test")
 	}
 	e := newRealEnv(t)
-	hasOVMF := e.facts.Firmware.SecureBootCode != "" && e.facts.Firmware.MSVars != ""
+	hasOVMF := e.facts.Firmware.SecureBootCode != "" && e.facts.Firmware.SecureVars != "" && e.facts.Firmware.MSKeys
 	vms := map[string]*config.VM{
 		"bios-vnc":  {Memory: "128M", DiskSize: "64M", Firmware: config.FirmwareBIOS, Network: "user", Display: config.DisplayVNC},
 		"spice-win": {Memory: "256M", DiskSize: "64M", OSType: config.OSWindows, Firmware: config.FirmwareBIOS, Network: "none", Display: config.DisplaySpice, CDROMs: []string{"/dev/null"}},

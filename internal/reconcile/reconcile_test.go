@@ -757,3 +757,21 @@ func TestAutoPinnedVMFollowsOtherVMs(t *testing.T) {
 		t.Fatalf("not idempotent: %v", p.Actions)
 	}
 }
+
+// Secure boot on a host whose only secure-boot vars lack Microsoft's keys
+// stops the plan (a warning in config validate), naming the missing file.
+func TestSecureBootWithoutMSKeysIsPlanError(t *testing.T) {
+	e := newEnv(t)
+	e.facts.Firmware = hostfacts.Firmware{Code: "/usr/share/edk2/x64/OVMF_CODE.4m.fd", Vars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+		SecureBootCode: "/usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", SecureVars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+		MSVarsWanted: "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd"}
+	vm := e.vm("w")
+	vm.Firmware, vm.SecureBoot = config.FirmwareUEFI, true
+	_, err := e.plan()
+	var pe *PlanError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "vms.w.secureBoot") || !strings.Contains(err.Error(), "provide /usr/share/edk2/x64/OVMF_VARS.4m.ms.fd") {
+		t.Fatalf("plan: %v; want a plan error naming OVMF_VARS.4m.ms.fd", err)
+	}
+	e.facts.Firmware.SecureVars, e.facts.Firmware.MSKeys, e.facts.Firmware.MSVarsWanted = "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd", true, ""
+	e.mustPlan()
+}
