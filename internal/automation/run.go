@@ -47,6 +47,10 @@ type Options struct {
 	// are often drawn in several updates, and reading a half-drawn one
 	// costs a whole OCR pass.
 	Settle time.Duration
+	// ClickStill is how long the screen must stay unchanged after a click
+	// target was found before the click is sent (default 250 ms); see
+	// clickOn.
+	ClickStill time.Duration
 }
 
 // ErrMaxInstallTime is the cause when max_install_time ran out.
@@ -140,6 +144,9 @@ func Run(ctx context.Context, s *Script, opts Options) (*Result, error) {
 	}
 	if opts.Settle <= 0 {
 		opts.Settle = 40 * time.Millisecond
+	}
+	if opts.ClickStill <= 0 {
+		opts.ClickStill = 250 * time.Millisecond
 	}
 	red := NewRedactor(s.Secrets)
 	log := opts.Logger
@@ -313,12 +320,7 @@ func (r *runner) exec(ctx context.Context, st Step) error {
 	case *WaitStill:
 		return r.waitStill(ctx, s)
 	case *Click:
-		m, err := r.waitFor(ctx, s.Target, s.Timeout, false)
-		if err != nil {
-			return err
-		}
-		p := m.Point.Add(s.Offset)
-		return r.click(ctx, p, s.Button, s.Count)
+		return r.clickOn(ctx, s)
 	case *ClickAt:
 		return r.click(ctx, s.At, ButtonLeft, 1)
 	case *MoveMouse:
@@ -397,8 +399,13 @@ func (r *runner) find(rd *Reading, t Target) (Match, bool, int) {
 // waitFor waits until the target is on the screen (or, with gone, until it
 // is not). It reads the screen again only after the screen changed.
 func (r *runner) waitFor(ctx context.Context, t Target, timeout time.Duration, gone bool) (Match, error) {
+	return r.waitUntil(ctx, t, time.Now().Add(timeout), timeout, gone)
+}
+
+// waitUntil is waitFor with a deadline; timeout is what errors call it.
+func (r *runner) waitUntil(ctx context.Context, t Target, deadline time.Time, timeout time.Duration, gone bool) (Match, error) {
 	r.cur.Searched = r.red.String(t.String())
-	wctx, cancel := context.WithTimeout(ctx, timeout)
+	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var lastSeq uint64
 	first := true
@@ -431,6 +438,50 @@ func (r *runner) waitFor(ctx context.Context, t Target, timeout time.Duration, g
 			return Match{}, r.waitErr(ctx, wctx, t, timeout, gone, count, err)
 		}
 	}
+}
+
+// clickOn finds the click's text and clicks it once the target is known
+// to stand still: the screen stayed unchanged for ClickStill after the
+// text was found, or the text was found at the same place again after a
+// change (a blinking cursor or a spinner elsewhere). A screen that is
+// still moving would put the click somewhere else: the Debian installer
+// scrolls its language list to the selected row a moment after drawing
+// it, and a click sent on the first picture selected another language.
+func (r *runner) clickOn(ctx context.Context, s *Click) error {
+	deadline := time.Now().Add(s.Timeout)
+	var last *image.Point
+	for {
+		m, err := r.waitUntil(ctx, s.Target, deadline, s.Timeout, false)
+		if err != nil {
+			return err
+		}
+		still := last != nil && *last == m.Point
+		if !still {
+			if still, err = r.stillFor(ctx, r.cur.frame.Seq, r.opts.ClickStill); err != nil {
+				return err
+			}
+		}
+		if still {
+			return r.click(ctx, m.Point.Add(s.Offset), s.Button, s.Count)
+		}
+		p := m.Point
+		last = &p
+		r.log.Debug("screen changed after the click target was found; looking again", "x", p.X, "y", p.Y)
+	}
+}
+
+// stillFor reports whether the screen stays at frame seq for d.
+func (r *runner) stillFor(ctx context.Context, seq uint64, d time.Duration) (bool, error) {
+	qctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := r.sess.WaitChange(qctx, seq)
+	switch {
+	case err == nil:
+		return false, nil
+	case qctx.Err() != nil && ctx.Err() == nil:
+		return true, nil
+	}
+	return false, err
 }
 
 // settle waits until the screen has been quiet for opts.Settle after a

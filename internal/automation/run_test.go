@@ -120,6 +120,47 @@ func TestClickPointIndexOffsets(t *testing.T) {
 	}
 }
 
+// A click waits until its target stands still: a list that scrolls right
+// after it was drawn gets the click on the row's new place, and a screen
+// that keeps changing elsewhere (a blinking cursor) does not hold the
+// click back once the target was found at the same place twice.
+func TestClickWaitsForTargetToStandStill(t *testing.T) {
+	r := newRig("Dutch", "English", "Esperanto")
+	// "English" moves from line 2 (centre y=37) to line 4 (y=77) 100 ms in.
+	time.AfterFunc(100*time.Millisecond, func() { r.screen.setText("Croatian", "Danish", "Dutch", "English", "Esperanto") })
+	if _, err := run(t, r, "boot_commands:\n  - click: English\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.screen.eventStrings(); len(got) != 3 || got[1] != "ptr(38,77,1)" {
+		t.Errorf("events %v, want a click on English at its new place 38,77", got)
+	}
+
+	r = newRig("Name:", "English", "|")
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		cursor := []string{"|", " "}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				r.screen.setText("Name:", "English", cursor[i%2])
+			}
+		}
+	}()
+	start := time.Now()
+	if _, err := run(t, r, "boot_commands:\n  - click: {text: English, timeout: 5}\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.screen.eventStrings(); len(got) != 3 || got[1] != "ptr(38,37,1)" {
+		t.Errorf("events %v, want a click on English at 38,37", got)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("click behind a blinking cursor took %s", d)
+	}
+}
+
 func TestRegionLimitsMatches(t *testing.T) {
 	r := newRig("OK", "OK")
 	// Only the second "OK" (y=30..44) lies in the region.
