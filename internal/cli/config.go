@@ -46,12 +46,19 @@ func probeForHostChecks(ctx context.Context) (*hostfacts.Facts, error) {
 const probeTimeout = 15 * time.Second
 
 type configValidateOptions struct {
-	host  bool
+	host bool
+	// probe reads this machine; dial reaches a remote host's libvirt (nil:
+	// dialCaps).
 	probe probeFunc
+	dial  capsDialFunc
 }
 
 func newConfigValidateCmd(g *globalOptions, probe probeFunc) *cobra.Command {
-	o := &configValidateOptions{probe: probe}
+	return newConfigValidateCmdWith(g, probe, nil)
+}
+
+func newConfigValidateCmdWith(g *globalOptions, probe probeFunc, dial capsDialFunc) *cobra.Command {
+	o := &configValidateOptions{probe: probe, dial: dial}
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the config file and report every problem",
@@ -61,7 +68,9 @@ FILE:LINE:COL: error|warning: FIELD.PATH: message.
 The checks of the config itself need nothing from this machine. Checks
 against the host (pinned CPUs exist, hugepages, firmware, virtiofsd, files
 and shared folders) are warnings, because the config may be meant for
-another machine; --host makes them errors, as plan and apply do.
+another machine; --host makes them errors, as plan and apply do. With a
+remote connect URI the host is the one behind it, as its libvirt
+describes it; what libvirt cannot tell is not checked.
 
 Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.`,
 		Args: cobra.NoArgs,
@@ -99,7 +108,11 @@ func runConfigValidate(ctx context.Context, g *globalOptions, o *configValidateO
 func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOptions, cfg *config.Config, src *config.Source) config.Problems {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	facts, err := o.probe(ctx)
+	dial := o.dial
+	if dial == nil {
+		dial = dialCaps
+	}
+	facts, err := factsProbe(cfg.Connect, o.probe, dial)(ctx)
 	if err != nil {
 		p := config.Problem{File: src.Name, Message: fmt.Sprintf("host checks skipped: probe host: %v", err), Severity: config.SeverityWarning}
 		if o.host {
@@ -107,6 +120,7 @@ func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOption
 		}
 		return config.Problems{p}
 	}
+	warnUnknownFacts(g.stderr, cfg.Connect, facts)
 	ps := src.Locate(config.CheckHost(cfg, facts))
 	if o.host {
 		ps = ps.AsErrors()

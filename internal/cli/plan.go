@@ -56,6 +56,12 @@ restart, and the host changes (storage pools, hugepages, firewall).
 Nothing is changed. Domains without deskvm's metadata are never touched;
 one with the name of a configured VM is reported as an error.
 
+With a remote connect URI (qemu+ssh://HOST/system) the host facts (CPU
+topology, KVM, hugepage sizes, firmware) come from that host's libvirt;
+what it cannot tell (virtiofsd, free hugepages, firmware vars templates,
+files on the host) is named in a warning and not checked. Hugepages and
+firewall rules are still set up on this machine.
+
 Exit status: 0 when apply could carry the plan out, 1 when the config is
 invalid, a host check or a disk shrink stops the plan, or a VM is in the
 way of a domain deskvm does not manage.`,
@@ -134,11 +140,12 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 	}
 
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	facts, err := (&hostfacts.Prober{Connect: cfg.Connect}).Probe(pctx)
+	facts, err := factsProbe(cfg.Connect, (&hostfacts.Prober{Connect: cfg.Connect}).Probe, dialCaps)(pctx)
 	cancel()
 	if err != nil {
 		return nil, &ExitError{Code: 1, Err: err}
 	}
+	warnUnknownFacts(g.stderr, cfg.Connect, facts)
 
 	s := &reconcileSession{cfg: cfg, host: &reconcile.SysHost{}}
 	if lock {
@@ -174,6 +181,14 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 			return nil, silentExit(1)
 		}
 		return nil, &ExitError{Code: 1, Err: err}
+	}
+	if isRemoteURI(cfg.Connect) {
+		for _, a := range s.plan.Actions {
+			if a.Kind == reconcile.ActSetHugepages || a.Kind == reconcile.ActFirewall {
+				fmt.Fprintf(g.stderr, "warning: hugepage and firewall changes are made on this machine, not on the host of %s\n", cfg.Connect)
+				break
+			}
+		}
 	}
 	return s, nil
 }

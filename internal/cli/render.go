@@ -30,11 +30,14 @@ func newRenderCmdWith(g *globalOptions, probe probeFunc) *cobra.Command {
 		Long: `Print the libvirt domain XML that apply would define for VM.
 
 The config is loaded, defaulted and validated first; any error stops the
-command. Facts about this machine (CPU topology, firmware paths, virtiofsd)
-fill in what the XML needs, but nothing on the machine is checked or
-changed, so a config meant for another host renders here too: what this
-host lacks is left for libvirt to choose (firmware) or left out (automatic
-CPU pinning on a host with too few CPUs).
+command. Facts about the VM host (CPU topology, firmware paths, virtiofsd)
+fill in what the XML needs, but nothing on it is checked or changed, so a
+config meant for another host renders here too: what the host lacks is
+left for libvirt to choose (firmware) or left out (automatic CPU pinning
+on a host with too few CPUs). The VM host is this machine, or, for a
+remote connect URI (qemu+ssh://HOST/system), the host behind it as its
+libvirt describes it; what libvirt does not tell (firmware vars
+templates, virtiofsd) is left for it to choose, with a warning.
 
 The display password (graphics.passwordFile) is left out unless --secrets
 is given, so the output is safe to paste.`,
@@ -70,7 +73,7 @@ func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name str
 	}
 	probe := o.probe
 	if probe == nil {
-		probe = (&hostfacts.Prober{Connect: cfg.Connect}).Probe
+		probe = factsProbe(cfg.Connect, (&hostfacts.Prober{Connect: cfg.Connect}).Probe, dialCaps)
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	facts, err := probe(pctx)
@@ -80,6 +83,7 @@ func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name str
 		fmt.Fprintf(g.stderr, "warning: rendering without host facts: %v\n", err)
 		facts = nil
 	}
+	warnUnknownFacts(g.stderr, cfg.Connect, facts)
 	xml, err := domainxml.RenderXML(cfg, name, facts, opts...)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}

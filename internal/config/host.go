@@ -13,7 +13,8 @@ import (
 // CPUs exist, the hugepage size is supported and enough pages are free,
 // firmware and virtiofsd are installed, files and shared folders exist,
 // KVM is there when asked for. Apart from reading the facts it only stats
-// the files the config names. Every problem is a warning; callers where
+// the files the config names; parts the facts do not know (Facts.Unknown,
+// as for a remote host) are not checked. Every problem is a warning; callers where
 // the host matters (config validate --host, plan, apply) call AsErrors.
 // Run it on a defaulted, valid config (FillDefaults, Validate).
 func CheckHost(c *Config, f *hostfacts.Facts) Problems {
@@ -84,15 +85,24 @@ func (h hostChecker) vm(p string, c *Config, vm *VM) {
 	if vm.Accelerator == AcceleratorKVM && !f.KVM {
 		h.warnf(p+".accelerator", "accelerator kvm needs /dev/kvm, which this host lacks; set accelerator: tcg to run the VM emulated (slow)")
 	}
+	// Facts from a remote libvirt know the code images, not the vars
+	// templates: libvirt picks those by feature when the VM is defined.
+	varsKnown := f.Knows(hostfacts.UnknownFirmwareVars)
 	if vm.Firmware == FirmwareUEFI || vm.Firmware == "" {
 		if vm.SecureBoot {
-			h.secureBootFirmware(p, f.Firmware)
-		} else if f.Firmware.Code == "" || f.Firmware.Vars == "" {
+			h.secureBootFirmware(p, f.Firmware, varsKnown)
+		} else if f.Firmware.Code == "" || (varsKnown && f.Firmware.Vars == "") {
 			h.warnf(p+".firmware", "no UEFI firmware found (OVMF_CODE*.fd / OVMF_VARS*.fd); install ovmf or set firmware: bios")
 		}
 	}
-	if len(vm.SharedFolders) > 0 && f.VirtiofsdPath == "" {
+	if len(vm.SharedFolders) > 0 && f.VirtiofsdPath == "" && f.Knows(hostfacts.UnknownVirtiofsd) {
 		h.warnf(p+".sharedFolders", "shared folders need virtiofsd, which was not found on this host")
+	}
+	// The password file is read here, where deskvm runs; the rest lives
+	// on the VM host.
+	h.exists(p+".graphics.passwordFile", vm.Graphics.PasswordFile, false)
+	if !f.Knows(hostfacts.UnknownHostFiles) {
+		return
 	}
 	tags := make([]string, 0, len(vm.SharedFolders))
 	for tag := range vm.SharedFolders {
@@ -117,17 +127,16 @@ func (h hostChecker) vm(p string, c *Config, vm *VM) {
 		}
 	}
 	h.exists(p+".disk.baseImage", vm.Disk.BaseImage, false)
-	h.exists(p+".graphics.passwordFile", vm.Graphics.PasswordFile, false)
 }
 
 // secureBootFirmware: secure boot needs the secure-boot OVMF build and a
 // vars template with Microsoft's keys enrolled; with vars lacking them
 // Windows 11 and shim-signed Linux refuse to boot.
-func (h hostChecker) secureBootFirmware(p string, fw hostfacts.Firmware) {
+func (h hostChecker) secureBootFirmware(p string, fw hostfacts.Firmware, varsKnown bool) {
 	switch {
-	case fw.SecureBootCode == "" || fw.SecureVars == "":
+	case fw.SecureBootCode == "" || (varsKnown && fw.SecureVars == ""):
 		h.warnf(p+".secureBoot", "no secure-boot OVMF firmware with Microsoft keys found (OVMF_CODE*.secboot.fd / OVMF_VARS*.ms.fd); install ovmf")
-	case !fw.MSKeys:
+	case varsKnown && !fw.MSKeys:
 		want := fw.MSVarsWanted
 		if want == "" {
 			want = "an OVMF_VARS*.ms.fd template (Debian/Ubuntu ovmf, Fedora edk2-ovmf OVMF_VARS.secboot.fd)"
@@ -183,7 +192,7 @@ func (h hostChecker) hugepages(c *Config) {
 		h.warnf("hugepages.size", "this host does not support %s hugepages (supported: %v)", FormatSize(sizeKiB*kib), have)
 		return
 	}
-	if c.Hugepages.OnDemand != nil && *c.Hugepages.OnDemand {
+	if (c.Hugepages.OnDemand != nil && *c.Hugepages.OnDemand) || !f.Knows(hostfacts.UnknownFreeHugepages) {
 		return
 	}
 	var starting []string

@@ -55,6 +55,16 @@ func TestCheckHost(t *testing.T) {
 	archFirmware.Firmware = hostfacts.Firmware{Code: "/usr/share/edk2/x64/OVMF_CODE.4m.fd", Vars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
 		SecureBootCode: "/usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", SecureVars: "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
 		MSVarsWanted: "/usr/share/edk2/x64/OVMF_VARS.4m.ms.fd"}
+	// As hostfacts.FromCapabilities gives them: code images only, no
+	// virtiofsd, reserved but not free hugepages.
+	remoteHost := func() *hostfacts.Facts {
+		f := twoCPUHost()
+		f.Firmware = hostfacts.Firmware{Code: "/usr/share/OVMF/OVMF_CODE_4M.fd", SecureBootCode: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd"}
+		f.VirtiofsdPath = ""
+		f.Hugepages = map[uint64]hostfacts.HugepagePool{2048: {Total: 0}}
+		f.Unknown = []string{hostfacts.UnknownVirtiofsd, hostfacts.UnknownFreeHugepages, hostfacts.UnknownFirmwareVars, hostfacts.UnknownHostFiles}
+		return f
+	}
 	tests := []struct {
 		name  string
 		doc   string
@@ -72,6 +82,11 @@ func TestCheckHost(t *testing.T) {
 		{"secure boot without MS keys", "accelerator: tcg\nvms:\n  w: {osType: windows, secureBoot: true}\n  l: {}\n", archFirmware,
 			[]string{`c.yaml:3:36: vms.w.secureBoot: the secure-boot firmware's vars template /usr/share/edk2/x64/OVMF_VARS.4m.fd has no Microsoft keys enrolled, so Windows 11 and shim-signed Linux will not boot with secure boot; provide /usr/share/edk2/x64/OVMF_VARS.4m.ms.fd`}},
 		{"secure boot off needs no MS keys", "accelerator: tcg\nvms:\n  l: {}\n", archFirmware, nil},
+		{"remote host: what libvirt cannot tell is not checked", "profile: always-on\naccelerator: tcg\nvms:\n  w:\n    memory: 4G\n    secureBoot: true\n    sharedFolders: {d: /nonexistent/dir}\n    boot: {kernel: /nonexistent/vmlinuz}\n    pciDevices: [\"0000:99:00.0\"]\n", remoteHost(), nil},
+		{"remote host without firmware", "accelerator: tcg\nvms:\n  a: {}\n  s: {secureBoot: true}\n", func() *hostfacts.Facts { f := remoteHost(); f.Firmware = hostfacts.Firmware{}; return f }(),
+			[]string{`vms.a.firmware: no UEFI firmware found`, `vms.s.secureBoot: no secure-boot OVMF firmware`}},
+		{"remote host: the password file is local", "accelerator: tcg\nvms:\n  a: {graphics: {passwordFile: /nonexistent/pw}}\n", remoteHost(),
+			[]string{`vms.a.graphics.passwordFile: /nonexistent/pw: no such file or directory`}},
 		{"no virtiofsd", "accelerator: tcg\nvms:\n  a: {sharedFolders: {d: " + dir + "}}\n", noKVMNoFirmware,
 			[]string{`vms.a.sharedFolders: shared folders need virtiofsd`}},
 		{"missing files", "accelerator: tcg\nvms:\n  a:\n    boot: {kernel: /nonexistent/vmlinuz}\n    cdroms: [" + dir + "]\n    sharedFolders: {d: /nonexistent/dir, f: " + file + "}\n", twoCPUHost(),

@@ -21,6 +21,35 @@ type Facts struct {
 	// LibvirtVersion and QEMUVersion are like 9000000 (major*1e6+minor*1e3+micro); 0 when unknown.
 	LibvirtVersion uint64 `json:"libvirtVersion,omitempty"`
 	QEMUVersion    uint64 `json:"qemuVersion,omitempty"`
+	// Unknown lists what could not be learned (the Unknown* parts), as for
+	// a remote host read through libvirt (FromCapabilities). Host checks
+	// skip those parts instead of reporting them missing. Empty for a
+	// probe of this machine.
+	Unknown []string `json:"unknown,omitempty"`
+}
+
+// Parts of the facts that libvirt's capabilities do not tell, so that
+// FromCapabilities leaves them unknown.
+const (
+	UnknownVirtiofsd     = "virtiofsd path"
+	UnknownFreeHugepages = "free hugepages"
+	// UnknownFirmwareVars: the OVMF code images are known, their vars
+	// templates (and whether they have Microsoft's keys) are not; the
+	// renderer lets libvirt pick the firmware by feature then.
+	UnknownFirmwareVars = "OVMF vars templates"
+	// UnknownHostFiles: files and devices on the host (shared folders,
+	// kernels, ISOs, base images, PCI devices) cannot be checked.
+	UnknownHostFiles = "files and PCI devices on the host"
+)
+
+// Knows reports whether part (an Unknown* constant) was learned.
+func (f *Facts) Knows(part string) bool {
+	for _, u := range f.Unknown {
+		if u == part {
+			return false
+		}
+	}
+	return true
 }
 
 // CPU is one logical CPU.

@@ -242,6 +242,40 @@ func (c *Conn) LibVersion(ctx context.Context) (uint64, error) {
 	return v, err
 }
 
+// HypervisorVersion is QEMU's version as libvirt reports it
+// (major*1e6+minor*1e3+micro).
+func (c *Conn) HypervisorVersion(ctx context.Context) (uint64, error) {
+	var v uint64
+	err := c.do(ctx, "hypervisor version", func() (err error) {
+		v, err = c.l.ConnectGetVersion()
+		return err
+	})
+	return v, err
+}
+
+// Capabilities is the host's capabilities XML (virsh capabilities): CPU
+// topology, hugepage sizes, the guest types (kvm or only qemu).
+func (c *Conn) Capabilities(ctx context.Context) (string, error) {
+	var x string
+	err := c.do(ctx, "host capabilities", func() (err error) {
+		x, err = c.l.ConnectGetCapabilities()
+		return err
+	})
+	return x, err
+}
+
+// DomainCapabilities is the domain capabilities XML for x86_64 q35 guests
+// of virtType ("kvm" or "qemu"), as virsh domcapabilities gives it: among
+// others the firmware images libvirt knows.
+func (c *Conn) DomainCapabilities(ctx context.Context, virtType string) (string, error) {
+	var x string
+	err := c.do(ctx, "domain capabilities", func() (err error) {
+		x, err = c.l.ConnectGetDomainCapabilities(nil, golibvirt.OptString{"x86_64"}, golibvirt.OptString{"q35"}, golibvirt.OptString{virtType}, 0)
+		return err
+	})
+	return x, err
+}
+
 // --- domains ---
 
 func (c *Conn) lookupDomain(ctx context.Context, op, name string) (golibvirt.Domain, error) {
