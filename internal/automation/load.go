@@ -15,6 +15,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/deskvm/deskvm/internal/secret"
 )
 
 // Defaults for fields a script leaves out.
@@ -38,9 +40,6 @@ type LoadOptions struct {
 	Vars map[string]string
 	// LookupEnv resolves ${NAME}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-	// ReadFile reads password files; nil means os.ReadFile. Relative paths
-	// are resolved against the script's directory.
-	ReadFile func(string) ([]byte, error)
 }
 
 // Problem is one thing wrong with a script.
@@ -87,9 +86,6 @@ func Load(path string, opts LoadOptions) (*Script, error) {
 func Parse(file string, data []byte, opts LoadOptions) (*Script, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
-	}
-	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
 	}
 	l := &loader{file: file, dir: filepath.Dir(file), opts: opts}
 	s := &Script{File: file}
@@ -395,17 +391,19 @@ var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func validVarName(s string) bool { return varNameRE.MatchString(s) }
 
+// readSecretFile reads a password_file the way every other deskvm command
+// reads one (secret.ReadFile), so a file that works for --password-file
+// works here too. Relative paths are the script's directory's.
 func (l *loader) readSecretFile(n ast.Node, path string) (string, bool) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, path)
 	}
-	data, err := l.opts.ReadFile(path)
+	pw, err := secret.ReadFile(path)
 	if err != nil {
-		l.errorf(n, "password_file: %v", err)
+		l.errorf(n, "%v", err) // names the file, never its content
 		return "", false
 	}
-	// A trailing newline is the editor's, not the password's.
-	return strings.TrimRight(string(data), "\r\n"), true
+	return pw, true
 }
 
 func (l *loader) addSecret(s string) {

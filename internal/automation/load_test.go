@@ -261,3 +261,35 @@ func TestParseHealthCheckExpect(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A password_file is read like --password-file (secret.ReadFile): an
+// empty or missing file is a load error at the field's line, naming the
+// file and never a password.
+func TestParsePasswordFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pw")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `boot_commands:
+  - wait: 1
+  - type: {password_file: empty.pw}
+health_check: {type: ssh, user: root, password_file: missing.pw}
+`
+	_, err := Parse(filepath.Join(dir, "s.yaml"), []byte(src), LoadOptions{})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want a *LoadError", err)
+	}
+	want := []string{
+		filepath.Join(dir, "s.yaml") + ":3:27: step 2 (type): password file " + empty + " is empty",
+		filepath.Join(dir, "s.yaml") + ":4:54: password file " + filepath.Join(dir, "missing.pw") + ": no such file or directory",
+	}
+	var got []string
+	for _, p := range le.Problems {
+		got = append(got, p.String())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
