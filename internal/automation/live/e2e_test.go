@@ -15,6 +15,7 @@ import (
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil"
+	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
 
 // The end-to-end tests boot the real Debian 12 installer
@@ -172,34 +173,20 @@ func newE2EEnv(t *testing.T, uri string) *e2eEnv {
 		t.Fatal(err)
 	}
 	e.conn = c
-	t.Cleanup(e.cleanup)
+	t.Cleanup(func() { e.cleanup(t) })
 	return e
 }
 
-func (e *e2eEnv) cleanup() {
+// cleanup removes the test's domains and pool (libvirttest.Cleanup fails
+// the test on a leftover) and its firewall table, which only the e2e
+// runs make here.
+func (e *e2eEnv) cleanup(t *testing.T) {
+	t.Helper()
+	defer e.conn.Close()
+	libvirttest.Cleanup(t, e.conn, e.prefix, e.pool)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := e.conn
-	if doms, err := c.Domains(ctx); err == nil {
-		for _, d := range doms {
-			if !strings.HasPrefix(d.Name, e.prefix) {
-				continue
-			}
-			if d.Active {
-				_ = c.DestroyDomain(ctx, d.Name)
-			}
-			if d.Persistent {
-				_ = c.UndefineDomain(ctx, d.Name, libvirt.UndefineOptions{RemoveNVRAM: true, RemoveTPM: true})
-			}
-		}
-	}
-	if vs, err := c.Volumes(ctx, e.pool); err == nil {
-		for _, v := range vs {
-			_ = c.DeleteVolume(ctx, e.pool, v.Name)
-		}
-	}
-	_ = c.StopPool(ctx, e.pool)
-	_ = c.UndefinePool(ctx, e.pool)
+	// Idempotent ("table ...; delete table ..."); ignored like the other
+	// tests that make a table, as it holds only this run's display ports.
 	_ = (&reconcile.SysHost{}).ApplyFirewall(ctx, reconcile.FirewallScript(e.table, nil))
-	c.Close()
 }
