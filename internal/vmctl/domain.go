@@ -7,6 +7,7 @@
 package vmctl
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -268,20 +269,14 @@ func parseHostfwd(v string) (Forward, bool) {
 // QEMU syntax: JSON ({"driver":…,"netdev":…}) or key=value.
 func deviceNetdev(arg string) (netdev, mac string) {
 	if strings.HasPrefix(arg, "{") {
-		for _, kv := range strings.Split(strings.Trim(arg, "{}"), ",") {
-			k, v, ok := strings.Cut(kv, ":")
-			if !ok {
-				continue
-			}
-			k, v = strings.Trim(strings.TrimSpace(k), `"`), strings.Trim(strings.TrimSpace(v), `"`)
-			switch k {
-			case "netdev":
-				netdev = v
-			case "mac":
-				mac = v
-			}
+		var dev struct {
+			Netdev string `json:"netdev"`
+			MAC    string `json:"mac"`
 		}
-		return netdev, mac
+		if json.Unmarshal([]byte(arg), &dev) != nil {
+			return "", ""
+		}
+		return dev.Netdev, dev.MAC
 	}
 	for _, kv := range strings.Split(arg, ",") {
 		k, v, _ := strings.Cut(kv, "=")
