@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"sort"
@@ -46,30 +47,18 @@ func defaultsFor(p Profile) profileDefaults {
 // never fails: values it cannot make sense of are left for Validate to
 // report. Running it twice changes nothing.
 func FillDefaults(c *Config) {
-	if c.Profile == "" {
-		c.Profile = ProfileOccasional
-	}
+	c.Profile = cmp.Or(c.Profile, ProfileOccasional)
 	pd := defaultsFor(c.Profile)
 	setBool(&c.Enable, true)
-	if c.Connect == "" {
-		c.Connect = DefaultConnect
-	}
-	if c.Accelerator == "" {
-		c.Accelerator = AcceleratorKVM
-	}
+	c.Connect = cmp.Or(c.Connect, DefaultConnect)
+	c.Accelerator = cmp.Or(c.Accelerator, AcceleratorKVM)
 	setBool(&c.Hugepages.Enable, pd.hugepages)
-	if c.Hugepages.Size == "" {
-		c.Hugepages.Size = DefaultHugepageSize
-	}
+	c.Hugepages.Size = cmp.Or(c.Hugepages.Size, DefaultHugepageSize)
 	setBool(&c.Hugepages.OnDemand, false)
 	setBool(&c.FirewallPorts.Spice, false)
 	setBool(&c.FirewallPorts.VNC, false)
-	if c.DefaultStoragePool == "" {
-		c.DefaultStoragePool = DefaultStoragePool
-	}
-	if c.DefaultStoragePath == "" {
-		c.DefaultStoragePath = DefaultStoragePath
-	}
+	c.DefaultStoragePool = cmp.Or(c.DefaultStoragePool, DefaultStoragePool)
+	c.DefaultStoragePath = cmp.Or(c.DefaultStoragePath, DefaultStoragePath)
 	for name, vm := range c.VMs {
 		if vm == nil {
 			vm = &VM{}
@@ -87,33 +76,15 @@ func fillVMDefaults(vm *VM, name string, c *Config, pd profileDefaults) {
 	if vm.UUID == "" && name != "" {
 		vm.UUID = UUIDFor(name)
 	}
-	if vm.Memory == "" {
-		vm.Memory = DefaultMemory
-	}
-	if vm.CurrentMemory == "" {
-		vm.CurrentMemory = vm.Memory
-	}
-	if vm.VCPUs == 0 {
-		vm.VCPUs = DefaultVCPUs
-	}
-	if vm.DiskSize == "" {
-		vm.DiskSize = DefaultDiskSize
-	}
-	if vm.StoragePool == "" {
-		vm.StoragePool = c.DefaultStoragePool
-	}
-	if vm.Display == "" {
-		vm.Display = DisplaySpice
-	}
-	if vm.OSType == "" {
-		vm.OSType = OSLinux
-	}
-	if vm.Accelerator == "" {
-		vm.Accelerator = c.Accelerator
-	}
-	if vm.Firmware == "" {
-		vm.Firmware = FirmwareUEFI
-	}
+	vm.Memory = cmp.Or(vm.Memory, DefaultMemory)
+	vm.CurrentMemory = cmp.Or(vm.CurrentMemory, vm.Memory)
+	vm.VCPUs = cmp.Or(vm.VCPUs, DefaultVCPUs)
+	vm.DiskSize = cmp.Or(vm.DiskSize, DefaultDiskSize)
+	vm.StoragePool = cmp.Or(vm.StoragePool, c.DefaultStoragePool)
+	vm.Display = cmp.Or(vm.Display, DisplaySpice)
+	vm.OSType = cmp.Or(vm.OSType, OSLinux)
+	vm.Accelerator = cmp.Or(vm.Accelerator, c.Accelerator)
+	vm.Firmware = cmp.Or(vm.Firmware, FirmwareUEFI)
 	if vm.Disk.Bus == "" {
 		vm.Disk.Bus = "virtio"
 		if vm.OSType == OSMacOS {
@@ -129,36 +100,22 @@ func fillVMDefaults(vm *VM, name string, c *Config, pd profileDefaults) {
 		n := DefaultStatsInterval
 		vm.Memballoon.StatsInterval = &n
 	}
-	if vm.Network == "" {
-		vm.Network = DefaultNetwork
-	}
+	vm.Network = cmp.Or(vm.Network, DefaultNetwork)
 	if vm.MACAddress == "" && vm.Network != "none" && name != "" {
 		vm.MACAddress = MACFor(name)
 	}
 	for i := range vm.PortForwards {
 		pf := &vm.PortForwards[i]
-		if pf.Protocol == "" {
-			pf.Protocol = "tcp"
-		}
-		if pf.Address == "" {
-			pf.Address = DefaultListen
-		}
+		pf.Protocol = cmp.Or(pf.Protocol, "tcp")
+		pf.Address = cmp.Or(pf.Address, DefaultListen)
 	}
-	if vm.Graphics.Listen == "" {
-		vm.Graphics.Listen = DefaultListen
-	}
+	vm.Graphics.Listen = cmp.Or(vm.Graphics.Listen, DefaultListen)
 	// Looking Glass options only mean something with that display; they
 	// stay empty otherwise so that Validate can warn when they are set.
 	if vm.Display == DisplayLookingGlass {
-		if vm.LookingGlass.Width == 0 {
-			vm.LookingGlass.Width = DefaultLookingGlassWidth
-		}
-		if vm.LookingGlass.Height == 0 {
-			vm.LookingGlass.Height = DefaultLookingGlassHeight
-		}
-		if vm.LookingGlass.SharedMemoryMB == 0 {
-			vm.LookingGlass.SharedMemoryMB = LookingGlassMemoryMB(vm.LookingGlass.Width, vm.LookingGlass.Height)
-		}
+		vm.LookingGlass.Width = cmp.Or(vm.LookingGlass.Width, DefaultLookingGlassWidth)
+		vm.LookingGlass.Height = cmp.Or(vm.LookingGlass.Height, DefaultLookingGlassHeight)
+		vm.LookingGlass.SharedMemoryMB = cmp.Or(vm.LookingGlass.SharedMemoryMB, LookingGlassMemoryMB(vm.LookingGlass.Width, vm.LookingGlass.Height))
 	}
 }
 
@@ -271,9 +228,7 @@ func (vm *VM) PinnedCPUs() ([][]int, error) {
 // and, for bridge:NAME, the bridge name.
 func (vm *VM) NetworkMode() (mode, bridge string) {
 	n := vm.Network
-	if n == "" {
-		n = DefaultNetwork
-	}
+	n = cmp.Or(n, DefaultNetwork)
 	if b, ok := strings.CutPrefix(n, "bridge:"); ok {
 		return "bridge", b
 	}
