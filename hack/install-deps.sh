@@ -27,6 +27,12 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 command -v go >/dev/null || { echo "install-deps: Go is missing (need go >= 1.24 on PATH)"; exit 1; }
 
+# hugetlbfs, which systemd mounts on a usual host (dev-hugepages.mount);
+# libvirtd looks for it when it starts, for VMs with hugepages.
+if ! grep -q ' hugetlbfs ' /proc/mounts && [ "$(id -u)" = 0 ]; then
+  mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages || echo "install-deps: could not mount hugetlbfs on /dev/hugepages (VMs with hugepages will not start)"
+fi
+
 # libvirt: no systemd on these machines, so start the daemons by hand.
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
   pgrep -x virtlogd >/dev/null || $SUDO virtlogd -d

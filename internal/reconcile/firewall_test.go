@@ -124,6 +124,14 @@ func TestSysHostHugepagesTempDir(t *testing.T) {
 	if n, err := h.Hugepages(context.Background(), 2048); err != nil || n != 64 {
 		t.Fatalf("Hugepages = %d, %v", n, err)
 	}
+	for name, v := range map[string]string{"free_hugepages": "64\n", "resv_hugepages": "24\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := h.HugepagesAvailable(context.Background(), 2048); err != nil || n != 40 {
+		t.Fatalf("HugepagesAvailable = %d, %v; want 64 free - 24 reserved = 40", n, err)
+	}
 	if _, err := h.Hugepages(context.Background(), 1048576); err == nil {
 		t.Fatal("missing 1G pool read without error")
 	}

@@ -19,6 +19,10 @@ import (
 type Host interface {
 	// Hugepages reports the pool size (nr_hugepages) for a page size.
 	Hugepages(ctx context.Context, sizeKiB uint64) (uint64, error)
+	// HugepagesAvailable reports the pages of the pool that nobody holds
+	// or has reserved: free_hugepages minus resv_hugepages (a running
+	// QEMU reserves its pages when it maps them and faults them in later).
+	HugepagesAvailable(ctx context.Context, sizeKiB uint64) (uint64, error)
 	// SetHugepages asks the kernel for n pages and returns how many it
 	// allocated (it may give fewer when memory is short or fragmented).
 	SetHugepages(ctx context.Context, sizeKiB, n uint64) (uint64, error)
@@ -43,28 +47,48 @@ var _ Host = (*SysHost)(nil)
 // ErrNoNFT means the nft command is not available.
 var ErrNoNFT = errors.New("nft (nftables) is not installed")
 
-func (h *SysHost) hugepagesFile(sizeKiB uint64) string {
+func (h *SysHost) hugepagesFile(sizeKiB uint64, name string) string {
 	return filepath.Join(h.Root, "/sys/kernel/mm/hugepages",
-		fmt.Sprintf("hugepages-%dkB", sizeKiB), "nr_hugepages")
+		fmt.Sprintf("hugepages-%dkB", sizeKiB), name)
 }
 
-// Hugepages implements Host.
-func (h *SysHost) Hugepages(ctx context.Context, sizeKiB uint64) (uint64, error) {
-	b, err := os.ReadFile(h.hugepagesFile(sizeKiB))
+func (h *SysHost) readHugepages(sizeKiB uint64, name string) (uint64, error) {
+	b, err := os.ReadFile(h.hugepagesFile(sizeKiB, name))
 	if err != nil {
 		return 0, fmt.Errorf("read hugepage pool (%d KiB pages): %w", sizeKiB, err)
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("read hugepage pool (%d KiB pages): %w", sizeKiB, err)
+		return 0, fmt.Errorf("read hugepage pool (%d KiB pages), %s: %w", sizeKiB, name, err)
 	}
 	return n, nil
+}
+
+// Hugepages implements Host.
+func (h *SysHost) Hugepages(ctx context.Context, sizeKiB uint64) (uint64, error) {
+	return h.readHugepages(sizeKiB, "nr_hugepages")
+}
+
+// HugepagesAvailable implements Host.
+func (h *SysHost) HugepagesAvailable(ctx context.Context, sizeKiB uint64) (uint64, error) {
+	free, err := h.readHugepages(sizeKiB, "free_hugepages")
+	if err != nil {
+		return 0, err
+	}
+	resv, err := h.readHugepages(sizeKiB, "resv_hugepages")
+	if err != nil {
+		return 0, err
+	}
+	if resv > free {
+		return 0, nil
+	}
+	return free - resv, nil
 }
 
 // SetHugepages implements Host. The kernel takes the write even when it
 // can only allocate part, so the result is read back.
 func (h *SysHost) SetHugepages(ctx context.Context, sizeKiB, n uint64) (uint64, error) {
-	f := h.hugepagesFile(sizeKiB)
+	f := h.hugepagesFile(sizeKiB, "nr_hugepages")
 	if err := os.WriteFile(f, []byte(strconv.FormatUint(n, 10)+"\n"), 0o644); err != nil {
 		return 0, fmt.Errorf("set hugepage pool to %d pages of %d KiB: %w", n, sizeKiB, err)
 	}

@@ -24,45 +24,64 @@ func onDemand(c *config.Config, name string) (pages, sizeKiB uint64, ok bool) {
 	return uint64(c.HugepagesFor([]string{name})), sizeKiB, true
 }
 
-// HugepagesBeforeStart grows the 2M pool by VM name's pages when
-// hugepages.onDemand is on (no-op otherwise). When the kernel gives fewer,
-// the pool is put back and the error carries both numbers.
+// The pool is sized by what is available, not by counting: a guest that
+// powers itself off (or a VM stopped with virsh) leaves its pages in the
+// pool, free. Counting up at every start would then grow the pool by one
+// VM's worth each time; looking at free minus reserved pages reuses them.
+
+// HugepagesBeforeStart makes sure the 2M pool has VM name's pages available
+// when hugepages.onDemand is on (no-op otherwise): it grows the pool only
+// by what the available pages fall short of. When the kernel gives fewer,
+// the pool is put back and the error carries the numbers.
 func HugepagesBeforeStart(ctx context.Context, host Host, c *config.Config, name string) error {
 	need, kib, ok := onDemand(c, name)
 	if !ok || need == 0 {
 		return nil
 	}
-	cur, err := host.Hugepages(ctx, kib)
+	avail, err := host.HugepagesAvailable(ctx, kib)
 	if err != nil {
 		return err
 	}
-	got, err := host.SetHugepages(ctx, kib, cur+need)
-	if err != nil {
-		return err
-	}
-	if got < cur+need {
-		_, _ = host.SetHugepages(ctx, kib, cur)
-		return fmt.Errorf("hugepages for vm %s: asked the kernel for %d more pages of 2M (%d in all), it allocated %d; free memory or reserve pages at boot",
-			name, need, cur+need, got)
-	}
-	return nil
-}
-
-// HugepagesAfterStop gives VM name's pages back when hugepages.onDemand
-// is on (no-op otherwise).
-func HugepagesAfterStop(ctx context.Context, host Host, c *config.Config, name string) error {
-	need, kib, ok := onDemand(c, name)
-	if !ok || need == 0 {
+	if avail >= need {
 		return nil
 	}
 	cur, err := host.Hugepages(ctx, kib)
 	if err != nil {
 		return err
 	}
-	n := uint64(0)
-	if cur > need {
-		n = cur - need
+	more := need - avail
+	got, err := host.SetHugepages(ctx, kib, cur+more)
+	if err != nil {
+		return err
 	}
-	_, err = host.SetHugepages(ctx, kib, n)
+	if got < cur+more {
+		_, _ = host.SetHugepages(ctx, kib, cur)
+		return fmt.Errorf("hugepages for vm %s: it needs %d pages of 2M and %d are free; asked the kernel for %d more (%d in all), it allocated %d; free memory or reserve pages at boot",
+			name, need, avail, more, cur+more, got)
+	}
+	return nil
+}
+
+// HugepagesAfterStop gives VM name's pages back when hugepages.onDemand
+// is on (no-op otherwise): at most its own number, and only pages that
+// are available, so pages another VM holds or has reserved stay.
+func HugepagesAfterStop(ctx context.Context, host Host, c *config.Config, name string) error {
+	need, kib, ok := onDemand(c, name)
+	if !ok || need == 0 {
+		return nil
+	}
+	avail, err := host.HugepagesAvailable(ctx, kib)
+	if err != nil {
+		return err
+	}
+	cur, err := host.Hugepages(ctx, kib)
+	if err != nil {
+		return err
+	}
+	give := min(need, avail, cur)
+	if give == 0 {
+		return nil
+	}
+	_, err = host.SetHugepages(ctx, kib, cur-give)
 	return err
 }

@@ -17,24 +17,33 @@ import (
 )
 
 // fakeHost keeps hugepages and the firewall in memory. MaxPages caps what
-// the "kernel" allocates.
+// the "kernel" allocates; held counts pages that are in use or reserved
+// (by a running VM), which the kernel never takes out of the pool.
 type fakeHost struct {
 	pages    map[uint64]uint64
+	held     map[uint64]uint64
 	MaxPages uint64
 	fw       FirewallState
 	scripts  []string
 }
 
-func newFakeHost() *fakeHost { return &fakeHost{pages: map[uint64]uint64{}, MaxPages: 1 << 30} }
+func newFakeHost() *fakeHost {
+	return &fakeHost{pages: map[uint64]uint64{}, held: map[uint64]uint64{}, MaxPages: 1 << 30}
+}
 
 func (h *fakeHost) Hugepages(ctx context.Context, kib uint64) (uint64, error) {
 	return h.pages[kib], nil
+}
+
+func (h *fakeHost) HugepagesAvailable(ctx context.Context, kib uint64) (uint64, error) {
+	return h.pages[kib] - h.held[kib], nil
 }
 
 func (h *fakeHost) SetHugepages(ctx context.Context, kib, n uint64) (uint64, error) {
 	if n > h.MaxPages {
 		n = h.MaxPages
 	}
+	n = max(n, h.held[kib])
 	h.pages[kib] = n
 	return n, nil
 }
@@ -616,26 +625,68 @@ func TestVMInOtherPool(t *testing.T) {
 
 func TestHugepagesOnDemandStartStop(t *testing.T) {
 	c := &config.Config{Hugepages: config.Hugepages{Enable: ptr(true), Size: "2M", OnDemand: ptr(true)},
-		VMs: map[string]*config.VM{"a": {Memory: "256M"}}}
+		VMs: map[string]*config.VM{"a": {Memory: "256M"}, "b": {Memory: "64M"}}}
 	config.FillDefaults(c)
 	h := newFakeHost()
-	h.pages[2048] = 10
+	// 10 pages of someone else's, in use.
+	h.pages[2048], h.held[2048] = 10, 10
 	ctx := context.Background()
-	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil || h.pages[2048] != 138 {
-		t.Fatalf("start: %v, pool %d", err, h.pages[2048])
+	pool := func(step string, want uint64) {
+		t.Helper()
+		if h.pages[2048] != want {
+			t.Fatalf("%s: pool %d, want %d", step, h.pages[2048], want)
+		}
 	}
-	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil || h.pages[2048] != 10 {
-		t.Fatalf("stop: %v, pool %d", err, h.pages[2048])
+	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
+		t.Fatal(err)
 	}
+	pool("start a", 138)
+	h.held[2048] += 128 // QEMU maps them
+	if err := HugepagesBeforeStart(ctx, h, c, "b"); err != nil {
+		t.Fatal(err)
+	}
+	pool("start b", 170)
+	h.held[2048] += 32
+
+	// a stops: its 128 pages go, b's and the other 10 stay.
+	h.held[2048] -= 128
+	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
+		t.Fatal(err)
+	}
+	pool("stop a", 42)
+
+	// b powers itself off: deskvm does not see it, its 32 pages stay free
+	// in the pool. Starting b again reuses them instead of adding 32 more,
+	// so a guest that powers off by itself again and again leaks nothing.
+	h.held[2048] -= 32
+	for i := range 3 {
+		if err := HugepagesBeforeStart(ctx, h, c, "b"); err != nil {
+			t.Fatal(err)
+		}
+		pool(fmt.Sprintf("restart %d of b after it powered off", i), 42)
+	}
+	// Stopping a VM that holds nothing gives back only free pages, and
+	// never more than its own number.
+	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
+		t.Fatal(err)
+	}
+	pool("stop a again", 10)
+	if err := HugepagesAfterStop(ctx, h, c, "b"); err != nil {
+		t.Fatal(err)
+	}
+	pool("nothing free", 10)
+
 	h.MaxPages = 100
 	err := HugepagesBeforeStart(ctx, h, c, "a")
-	if err == nil || !strings.Contains(err.Error(), "128 more pages of 2M (138 in all), it allocated 100") || h.pages[2048] != 10 {
-		t.Fatalf("shortfall: %v, pool %d", err, h.pages[2048])
+	if err == nil || !strings.Contains(err.Error(), "needs 128 pages of 2M and 0 are free; asked the kernel for 128 more (138 in all), it allocated 100") {
+		t.Fatalf("shortfall: %v", err)
 	}
+	pool("shortfall put back", 10)
 	c.Hugepages.OnDemand = ptr(false)
-	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil || h.pages[2048] != 10 {
-		t.Fatalf("without onDemand: %v, pool %d", err, h.pages[2048])
+	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
+		t.Fatal(err)
 	}
+	pool("without onDemand", 10)
 }
 
 // A new password in graphics.passwordFile changes no config option, so

@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,6 +50,23 @@ func RequiresTesseract(t testing.TB) string {
 func RequiresQEMU(t testing.TB) string {
 	t.Helper()
 	return RequiresCommand(t, "qemu-system-x86_64")
+}
+
+// RequiresHugepages needs what a VM with 2M hugepages needs on the real
+// host: root, a writable 2M pool in sysfs and a mounted hugetlbfs (which
+// libvirtd must have seen when it started).
+func RequiresHugepages(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "root, to size the real 2M hugepage pool")
+	}
+	if _, err := os.Stat("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"); err != nil {
+		Missing(t, "a 2M hugepage pool in sysfs: "+err.Error())
+	}
+	mounts, err := os.ReadFile("/proc/mounts")
+	if err != nil || !strings.Contains(string(mounts), " hugetlbfs ") {
+		Missing(t, "a mounted hugetlbfs (hack/install-deps.sh mounts /dev/hugepages before it starts libvirtd)")
+	}
 }
 
 // LibvirtURI is the URI integration tests use.
