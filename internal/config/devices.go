@@ -33,14 +33,28 @@ var renderedOnce = map[string]string{
 	"emulator":   "accelerator",
 }
 
+// DeviceProblem is one problem of an extraDevices text: Line is the line
+// within the text (1-based, 0 when unknown).
+type DeviceProblem struct {
+	Line    int
+	Message string
+}
+
+func (p DeviceProblem) String() string {
+	if p.Line > 0 {
+		return innerLinePrefix(p.Line) + p.Message
+	}
+	return p.Message
+}
+
 // CheckExtraDevices checks that s is well-formed XML made of libvirt device
-// elements that libvirtxml can read. Problems are reported as messages
-// naming the line within s.
-func CheckExtraDevices(s string) []string {
+// elements that libvirtxml can read, and reports each problem with its
+// line within s.
+func CheckExtraDevices(s string) []DeviceProblem {
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}
-	var msgs []string
+	var msgs []DeviceProblem
 	// The wrapper is on the first line, so decoder lines are lines of s.
 	d := xml.NewDecoder(strings.NewReader("<devices>" + s + "</devices>"))
 	depth := 0
@@ -52,9 +66,14 @@ func CheckExtraDevices(s string) []string {
 		if err != nil {
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
-				msgs = append(msgs, fmt.Sprintf("line %d: malformed XML: %s", se.Line, se.Msg))
+				msg := se.Msg
+				// The wrapper's end tag is not the user's: say what is open.
+				if a, ok := strings.CutSuffix(msg, " closed by </devices>"); ok {
+					msg = strings.TrimPrefix(a, "element ") + " is not closed"
+				}
+				msgs = append(msgs, DeviceProblem{se.Line, "malformed XML: " + msg})
 			} else {
-				msgs = append(msgs, fmt.Sprintf("malformed XML: %v", err))
+				msgs = append(msgs, DeviceProblem{0, fmt.Sprintf("malformed XML: %v", err)})
 			}
 			return msgs
 		}
@@ -71,15 +90,15 @@ func CheckExtraDevices(s string) []string {
 			}
 			switch {
 			case !deviceElements[name]:
-				msgs = append(msgs, fmt.Sprintf("line %d: <%s> is not a libvirt device element (allowed: %s)", line, name, strings.Join(deviceNames(), ", ")))
+				msgs = append(msgs, DeviceProblem{line, fmt.Sprintf("<%s> is not a libvirt device element (allowed: %s)", name, strings.Join(deviceNames(), ", "))})
 			case renderedOnce[name] != "":
-				msgs = append(msgs, fmt.Sprintf("line %d: <%s> is rendered by deskvm already; set the %s option instead", line, name, renderedOnce[name]))
+				msgs = append(msgs, DeviceProblem{line, fmt.Sprintf("<%s> is rendered by deskvm already; set the %s option instead", name, renderedOnce[name])})
 			}
 		case xml.EndElement:
 			depth--
 		case xml.CharData:
 			if depth == 1 && strings.TrimSpace(string(t)) != "" {
-				msgs = append(msgs, fmt.Sprintf("line %d: text %q outside any element", line, truncate(strings.TrimSpace(string(t)), 30)))
+				msgs = append(msgs, DeviceProblem{line, fmt.Sprintf("text %q outside any element", truncate(strings.TrimSpace(string(t)), 30))})
 			}
 		}
 	}
@@ -90,7 +109,7 @@ func CheckExtraDevices(s string) []string {
 	// this catches e.g. bus="zz" before libvirt does.
 	var list libvirtxml.DomainDeviceList
 	if err := xml.Unmarshal([]byte("<devices>"+s+"</devices>"), &list); err != nil {
-		msgs = append(msgs, fmt.Sprintf("libvirt cannot read it: %v", err))
+		msgs = append(msgs, DeviceProblem{0, fmt.Sprintf("libvirt cannot read it: %v", err)})
 	}
 	return msgs
 }

@@ -24,12 +24,15 @@ type Source struct {
 	File *ast.File
 
 	positions map[string]srcPos
+	lines     []string // the file's lines, for the column of a line in a block
 }
 
 // srcPos is where a field path appears: its key and, for scalars and flow
-// collections, its value.
+// collections, its value. For a literal block scalar (|), blockLines is
+// its number of content lines, which follow the line of the | at value.
 type srcPos struct {
 	key, value Pos
+	blockLines int
 }
 
 // Position is where the field path appears in the file: the value for a
@@ -69,6 +72,12 @@ func (s *Source) Locate(ps Problems) Problems {
 		if p.File == "" {
 			p.File = s.Name
 		}
+		if !p.Pos.IsValid() && p.innerLine > 0 {
+			if pos, ok := s.innerPosition(p.Path, p.innerLine); ok {
+				p.Pos = pos
+				p.Message = strings.TrimPrefix(p.Message, innerLinePrefix(p.innerLine))
+			}
+		}
 		if !p.Pos.IsValid() {
 			for path := p.Path; path != ""; path = parentPath(path) {
 				pos, ok := s.Position(path)
@@ -84,6 +93,24 @@ func (s *Source) Locate(ps Problems) Problems {
 		out[i] = p
 	}
 	return out
+}
+
+// innerPosition is where line n of a multi-line string value is in the
+// file, for a literal block scalar (|): the lines then match one to one.
+// A line past the content (an error at the end of the text) is pointed at
+// the last content line. Quoted and folded strings have no such mapping.
+func (s *Source) innerPosition(path string, n int) (Pos, bool) {
+	sp, ok := s.positions[path]
+	if !ok || sp.blockLines == 0 || !sp.value.IsValid() {
+		return Pos{}, false
+	}
+	line := sp.value.Line + min(n, sp.blockLines)
+	col := 1
+	if line-1 < len(s.lines) {
+		text := s.lines[line-1]
+		col = len(text) - len(strings.TrimLeft(text, " \t")) + 1
+	}
+	return Pos{Line: line, Column: col}, true
 }
 
 // parentPath drops the last element of a field path: a.b[2] -> a.b -> a.
@@ -118,7 +145,7 @@ func LoadFile(path string) (*Config, *Source, error) {
 // that `config validate` can report the remaining problems in the same
 // run. Callers that only want a usable config check err alone.
 func Load(name string, data []byte) (*Config, *Source, error) {
-	src := &Source{Name: name, positions: map[string]srcPos{}}
+	src := &Source{Name: name, positions: map[string]srcPos{}, lines: strings.Split(string(data), "\n")}
 	file, err := parseYAML(data)
 	if err != nil {
 		return nil, src, (Problems{syntaxProblem(name, err)}).Err()
@@ -245,6 +272,20 @@ func nodePos(n ast.Node) Pos {
 		return tokenPos(lit.Start)
 	}
 	return tokenPos(n.GetToken())
+}
+
+// literalLines is the number of content lines of a literal block scalar
+// (|), 0 for any other node.
+func literalLines(n ast.Node) int {
+	lit, ok := n.(*ast.LiteralNode)
+	if !ok || lit.Start == nil || !strings.HasPrefix(lit.Start.Value, "|") || lit.Value == nil {
+		return 0
+	}
+	v := strings.TrimRight(lit.Value.Value, "\n")
+	if v == "" {
+		return 0
+	}
+	return strings.Count(v, "\n") + 1
 }
 
 // valuePos is the position worth pointing at for a value: a scalar's own;
@@ -454,7 +495,7 @@ func (l *loader) decodePair(mv *ast.MappingValueNode, path string, seen map[stri
 		return
 	}
 	seen[key] = keyPos
-	l.src.positions[fp] = srcPos{key: keyPos, value: valuePos(mv.Value)}
+	l.src.positions[fp] = srcPos{key: keyPos, value: valuePos(mv.Value), blockLines: literalLines(mv.Value)}
 	if !set(key, keyNode, mv.Value, keyPos) {
 		msg := fmt.Sprintf("unknown field %q", key)
 		if s := suggest(key, valid); s != "" {

@@ -53,7 +53,13 @@ type Problem struct {
 	// onKey makes Locate point at the key rather than the value, for
 	// problems with a name (a VM's, a shared folder's tag).
 	onKey bool
+	// innerLine is a line within a multi-line string value (extraDevices
+	// XML); the message then starts with innerLinePrefix, which Locate
+	// drops when it can point at that line of the file.
+	innerLine int
 }
+
+func innerLinePrefix(n int) string { return fmt.Sprintf("line %d: ", n) }
 
 // Location is "file:line:col", "file", or "" as far as known.
 func (p Problem) Location() string {
@@ -157,6 +163,16 @@ type problemList struct {
 
 func (l *problemList) errorf(path, format string, args ...any) {
 	l.ps = append(l.ps, Problem{Path: path, Message: fmt.Sprintf(format, args...), Severity: SeverityError})
+}
+
+// innerErrorf is an error at line n (1-based) of the multi-line string at
+// path; n = 0 when the line is unknown.
+func (l *problemList) innerErrorf(path string, n int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if n > 0 {
+		msg = innerLinePrefix(n) + msg
+	}
+	l.ps = append(l.ps, Problem{Path: path, Message: msg, Severity: SeverityError, innerLine: n})
 }
 
 func (l *problemList) keyErrorf(path, format string, args ...any) {

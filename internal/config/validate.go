@@ -261,8 +261,8 @@ func (v *validator) vm(name string, vm *VM) {
 		v.absPath(fp, cd)
 	}
 
-	for _, msg := range CheckExtraDevices(vm.ExtraDevices) {
-		v.errorf(at("extraDevices"), "%s", msg)
+	for _, dp := range CheckExtraDevices(vm.ExtraDevices) {
+		v.innerErrorf(at("extraDevices"), dp.Line, "%s", dp.Message)
 	}
 	seenPCI := map[PCIAddress]bool{}
 	for i, s := range vm.PCIDevices {
