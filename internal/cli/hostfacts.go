@@ -13,9 +13,19 @@ import (
 
 // isRemoteURI: the libvirt URI names a host (qemu+ssh://box/system), so
 // this machine's facts cannot stand in for the VM host's.
-func isRemoteURI(uri string) bool {
+func isRemoteURI(uri string) bool { return remoteHost(uri) != "" }
+
+// remoteHost is the host of a remote libvirt URI (qemu+ssh://HOST/system),
+// "" for a local one.
+func remoteHost(uri string) string {
 	u, err := url.Parse(uri)
-	return err == nil && u.Host != ""
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	if h := u.Hostname(); h != "" {
+		return h
+	}
+	return u.Host
 }
 
 // capsConn is what a remote host's facts are read through; *libvirt.Conn

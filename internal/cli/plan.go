@@ -59,8 +59,9 @@ one with the name of a configured VM is reported as an error.
 With a remote connect URI (qemu+ssh://HOST/system) the host facts (CPU
 topology, KVM, hugepage sizes, firmware) come from that host's libvirt;
 what it cannot tell (virtiofsd, free hugepages, firmware vars templates,
-files on the host) is named in a warning and not checked. Hugepages and
-firewall rules are still set up on this machine.
+files on the host) is named in a warning and not checked. The hugepage
+pool and firewall rules are not set up there (nor on this machine): the
+plan notes what that host needs.
 
 Exit status: 0 when apply could carry the plan out, 1 when the config is
 invalid, a host check or a disk shrink stops the plan, or a VM is in the
@@ -147,7 +148,14 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 	}
 	warnUnknownFacts(g.stderr, cfg.Connect, facts)
 
-	s := &reconcileSession{cfg: cfg, host: &reconcile.SysHost{}}
+	// With a remote URI this machine is not the VM host: no hugepage pool
+	// or firewall is read or changed here (the plan notes what that host
+	// needs instead).
+	remote := remoteHost(cfg.Connect)
+	s := &reconcileSession{cfg: cfg}
+	if remote == "" {
+		s.host = &reconcile.SysHost{}
+	}
 	if lock {
 		path := os.Getenv(envLockFile)
 		if path == "" {
@@ -171,7 +179,7 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 		return nil, &ExitError{Code: 1, Err: err}
 	}
 	s.plan, err = reconcile.MakePlan(cfg, facts, obs, reconcile.PlanOptions{GraphicsPasswords: passwords,
-		FirewallTable: table, DomainPrefix: os.Getenv(envDomainPrefix)})
+		FirewallTable: table, DomainPrefix: os.Getenv(envDomainPrefix), RemoteHost: remote})
 	if err != nil {
 		s.close()
 		var pe *reconcile.PlanError
@@ -181,14 +189,6 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 			return nil, silentExit(1)
 		}
 		return nil, &ExitError{Code: 1, Err: err}
-	}
-	if isRemoteURI(cfg.Connect) {
-		for _, a := range s.plan.Actions {
-			if a.Kind == reconcile.ActSetHugepages || a.Kind == reconcile.ActFirewall {
-				fmt.Fprintf(g.stderr, "warning: hugepage and firewall changes are made on this machine, not on the host of %s\n", cfg.Connect)
-				break
-			}
-		}
 	}
 	return s, nil
 }

@@ -32,14 +32,14 @@ as it is (exit status 0).`,
 			fmt.Fprintf(g.stdout, "vm %s is already running\n", name)
 			return nil
 		}
-		if s.cfg != nil && s.vm != nil {
+		if ownsHugepages(g, s) {
 			if err := reconcile.HugepagesBeforeStart(ctx, d.host, s.cfg, name); err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
 		}
 		already, err := vmctl.Start(ctx, s.lv, name)
 		if err != nil {
-			if s.cfg != nil && s.vm != nil {
+			if ownsHugepages(g, s) {
 				_ = reconcile.HugepagesAfterStop(ctx, d.host, s.cfg, name)
 			}
 			return &ExitError{Code: 1, Err: err}
@@ -85,7 +85,7 @@ A VM that is not running is left as it is (exit status 0).`,
 			return &ExitError{Code: 1, Err: err}
 		}
 		fmt.Fprintf(g.stdout, "vm %s powered off (%s)\n", name, time.Since(start).Round(100*time.Millisecond))
-		return releaseHugepages(ctx, d, s)
+		return releaseHugepages(ctx, g, d, s)
 	})
 }
 
@@ -107,13 +107,29 @@ shut down, so unsaved data in it is lost. Use stop first.`,
 			return &ExitError{Code: 1, Err: err}
 		}
 		fmt.Fprintf(g.stdout, "vm %s powered off\n", name)
-		return releaseHugepages(ctx, d, s)
+		return releaseHugepages(ctx, g, d, s)
 	})
 }
 
-// releaseHugepages gives back hugepages.onDemand pages after a stop.
-func releaseHugepages(ctx context.Context, d *vmDeps, s *vmSession) error {
+// ownsHugepages reports whether this verb sizes the VM's onDemand pages:
+// only for a configured VM whose libvirt runs on this machine. For a
+// remote connect URI it says once that the pages are that host's matter.
+func ownsHugepages(g *globalOptions, s *vmSession) bool {
 	if s.cfg == nil || s.vm == nil {
+		return false
+	}
+	if r := remoteHost(s.cfg.Connect); r != "" {
+		if s.cfg.UsesHugepages() && s.cfg.Hugepages.OnDemand != nil && *s.cfg.Hugepages.OnDemand {
+			fmt.Fprintf(g.stderr, "note: hugepages.onDemand pages are not allocated on %s; deskvm sizes the pool only on the machine it runs on\n", r)
+		}
+		return false
+	}
+	return true
+}
+
+// releaseHugepages gives back hugepages.onDemand pages after a stop.
+func releaseHugepages(ctx context.Context, g *globalOptions, d *vmDeps, s *vmSession) error {
+	if !ownsHugepages(g, s) {
 		return nil
 	}
 	if err := reconcile.HugepagesAfterStop(ctx, d.host, s.cfg, s.name); err != nil {

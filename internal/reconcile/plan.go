@@ -174,6 +174,10 @@ type PlanOptions struct {
 	// with it; all others are treated as absent. It lets several configs
 	// (or test runs) share one libvirtd without removing each other's VMs.
 	DomainPrefix string
+	// RemoteHost, when set, is the host libvirt runs on (a qemu+ssh://
+	// URI): deskvm then changes no hugepage pool or firewall here, where
+	// it would be the wrong machine, and notes what that host needs.
+	RemoteHost string
 }
 
 // PlanError holds the problems that stop the whole plan: host checks that
@@ -640,6 +644,19 @@ func (p *planner) hugepages(enabled []string) {
 		}
 		return
 	}
+	if r := p.opts.RemoteHost; r != "" {
+		need := uint64(c.HugepageCount())
+		if c.Hugepages.OnDemand != nil && *c.Hugepages.OnDemand {
+			p.plan.Notes = append(p.plan.Notes, fmt.Sprintf(
+				"hugepages.onDemand: pages are allocated by deskvm only when libvirt runs on the machine deskvm runs on, not on %s", r))
+		}
+		if have < need {
+			p.plan.Notes = append(p.plan.Notes, fmt.Sprintf(
+				"hugepages: the VMs need %d pages of 2M on %s, which has %d; deskvm sizes the pool only on the machine it runs on: set vm.nr_hugepages = %d on %s (NixOS: boot.kernel.sysctl)",
+				need, r, have, need, r))
+		}
+		return
+	}
 	var want uint64
 	var why string
 	if c.Hugepages.OnDemand != nil && *c.Hugepages.OnDemand {
@@ -674,6 +691,18 @@ func (p *planner) hugepages(enabled []string) {
 
 func (p *planner) firewall() {
 	ports, why := displayPorts(p.c)
+	if r := p.opts.RemoteHost; r != "" {
+		if len(ports) > 0 {
+			var rs []string
+			for _, pr := range ports {
+				rs = append(rs, pr.String())
+			}
+			p.plan.Notes = append(p.plan.Notes, fmt.Sprintf(
+				"firewall: open TCP %s on %s for %s; deskvm sets firewall rules only on the machine it runs on",
+				strings.Join(rs, ", "), r, strings.Join(why, "; ")))
+		}
+		return
+	}
 	st := p.obs.Firewall
 	if st == nil {
 		if len(ports) > 0 {

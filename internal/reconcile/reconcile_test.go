@@ -84,6 +84,8 @@ type env struct {
 	dir   string
 	// pw is what the CLI reads from graphics.passwordFile, by VM name.
 	pw map[string]string
+	// remote is PlanOptions.RemoteHost.
+	remote string
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -125,7 +127,7 @@ func (e *env) plan() (*Plan, error) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return MakePlan(c, e.facts, obs, PlanOptions{GraphicsPasswords: e.pw})
+	return MakePlan(c, e.facts, obs, PlanOptions{GraphicsPasswords: e.pw, RemoteHost: e.remote})
 }
 
 func (e *env) mustPlan() *Plan {
@@ -575,6 +577,44 @@ func TestHugepagesOnDemandReservesOnlyRunningVMs(t *testing.T) {
 	}
 	if e.host.pages[2048] != 64 {
 		t.Fatalf("onDemand pool %d pages, want 64 (b only)", e.host.pages[2048])
+	}
+}
+
+// With libvirt on another host, the hugepage pool and firewall of this
+// machine are left alone: the plan has no host action, only notes saying
+// what that host needs.
+func TestRemoteHostGetsNotesNotLocalChanges(t *testing.T) {
+	e := newEnv(t)
+	e.remote = "box"
+	e.c.FirewallPorts = config.FirewallPorts{VNC: ptr(true)}
+	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "2M"}
+	e.vm("a").Graphics = config.Graphics{Listen: "0.0.0.0", AllowNoPassword: true, Port: 5911}
+	e.vm("b").Memory = "128M"
+	p, _, err := e.apply(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range p.Actions {
+		if a.Kind == ActSetHugepages || a.Kind == ActFirewall {
+			t.Errorf("host action for a remote libvirt: %+v", a)
+		}
+	}
+	if e.host.pages[2048] != 0 || len(e.host.scripts) != 0 {
+		t.Errorf("this machine changed: %d pages, nft scripts %q", e.host.pages[2048], e.host.scripts)
+	}
+	notes := strings.Join(p.Notes, "\n")
+	for _, want := range []string{
+		"the VMs need 192 pages of 2M on box, which has 0",
+		"vm.nr_hugepages = 192 on box",
+		"firewall: open TCP 5911 on box for a: vnc on 0.0.0.0 port 5911",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	e.c.Hugepages.OnDemand = ptr(true)
+	if notes := strings.Join(e.mustPlan().Notes, "\n"); !strings.Contains(notes, "onDemand: pages are allocated by deskvm only when libvirt runs on the machine deskvm runs on, not on box") {
+		t.Errorf("onDemand note missing:\n%s", notes)
 	}
 }
 
