@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients ovmf
   swtpm swtpm-tools tesseract-ocr tesseract-ocr-eng
   debian-installer-12-netboot-amd64 openssh-client libxml2-utils nftables
-  busybox-static cpio chromium)
+  busybox-static cpio chromium virt-viewer xvfb)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

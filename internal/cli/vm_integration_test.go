@@ -302,6 +302,72 @@ func TestVMVerbsTinyGuest(t *testing.T) {
 		}
 	})
 
+	t.Run("view", func(t *testing.T) {
+		// virt-viewer on a virtual X server: view must hand it the VM,
+		// and QEMU must then see it as a client of box's VNC display.
+		testutil.RequiresCommand(t, "virt-viewer")
+		display := startXvfb(t, testutil.RequiresCommand(t, "Xvfb"))
+		virsh := testutil.RequiresCommand(t, "virsh")
+		vncClients := func() string {
+			out, err := exec.Command(virsh, "-c", testutil.LibvirtURI(), "qemu-monitor-command", v.box, "--hmp", "info vnc").CombinedOutput()
+			if err != nil {
+				t.Fatalf("info vnc: %v\n%s", err, out)
+			}
+			var clients []string
+			for _, l := range strings.Split(string(out), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(l), "Client:") {
+					clients = append(clients, strings.TrimSpace(l))
+				}
+			}
+			return strings.Join(clients, "; ")
+		}
+		if c := vncClients(); c != "" {
+			t.Fatalf("box has VNC clients before view: %s", c)
+		}
+		var out bytes.Buffer
+		cmd := exec.Command(bin, "vm", v.box, "view", "-f", v.cfg, "-v")
+		cmd.Env = append(os.Environ(), "DISPLAY="+display)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{}) // closed once deskvm has exited
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(done) }()
+		stop := func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-done
+			}
+		}
+		defer stop()
+		waitFor(t, time.Minute, 500*time.Millisecond, "virt-viewer connected to box's VNC display", func() error {
+			select {
+			case <-done:
+				return fmt.Errorf("deskvm vm view exited (%v):\n%s", waitErr, out.String())
+			default:
+			}
+			if vncClients() == "" {
+				return fmt.Errorf("no VNC client yet")
+			}
+			return nil
+		})
+		if !strings.Contains(out.String(), "virt-viewer") {
+			t.Errorf("view -v does not name the viewer it runs:\n%s", out.String())
+		}
+		stop()
+		waitFor(t, 20*time.Second, 500*time.Millisecond, "the client gone with the viewer", func() error {
+			if c := vncClients(); c != "" {
+				return fmt.Errorf("still: %s", c)
+			}
+			return nil
+		})
+	})
+
 	t.Run("vm-NAME link", func(t *testing.T) {
 		link := filepath.Join(t.TempDir(), "vm-"+v.box)
 		if err := os.Symlink(bin, link); err != nil {
@@ -540,4 +606,40 @@ func openPTY() (master, slave *os.File, err error) {
 		return nil, nil, err
 	}
 	return master, slave, nil
+}
+
+// startXvfb starts a virtual X server on a free display number and returns
+// the DISPLAY value; the server is stopped when the test ends.
+func startXvfb(t *testing.T, xvfb string) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(xvfb, "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	var logb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logb, &logb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_ = r.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 16)
+	n, err := r.Read(buf)
+	num := strings.TrimSpace(string(buf[:n]))
+	if err != nil || num == "" {
+		t.Fatalf("Xvfb gave no display number (%v):\n%s", err, logb.String())
+	}
+	// Xvfb names the display before its socket accepts connections.
+	waitFor(t, 30*time.Second, 100*time.Millisecond, "Xvfb's socket", func() error {
+		c, err := net.Dial("unix", "/tmp/.X11-unix/X"+num)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	return ":" + num
 }
