@@ -22,19 +22,7 @@ func TestVMHugepagesOnDemandRealPool(t *testing.T) {
 	virsh := testutil.RequiresCommand(t, "virsh")
 	files := testutil.TinyGuest(t).ForLibvirt(t)
 	ctx := context.Background()
-	host := &reconcile.SysHost{}
-
-	base, err := host.Hugepages(ctx, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// After the domains are gone (cleanups run last-in first-out,
-		// newRCEnv's runs after this one): put the pool back.
-		if _, err := host.SetHugepages(ctx, 2048, base); err != nil {
-			t.Errorf("put the hugepage pool back to %d: %v", base, err)
-		}
-	})
+	host, base := realHugepagePool(t)
 	baseAvail, err := host.HugepagesAvailable(ctx, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -109,16 +97,7 @@ func TestApplyHugepagesRealPool(t *testing.T) {
 	testutil.RequiresHugepages(t)
 	files := testutil.TinyGuest(t).ForLibvirt(t)
 	ctx := context.Background()
-	host := &reconcile.SysHost{}
-	base, err := host.Hugepages(ctx, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := host.SetHugepages(ctx, 2048, base); err != nil {
-			t.Errorf("put the hugepage pool back to %d: %v", base, err)
-		}
-	})
+	host, _ := realHugepagePool(t)
 	cfg := e.config("hugepages-reserved", map[string]string{"KERNEL": files.Kernel, "INITRD": files.Initrd})
 	name := e.prefix + "huge"
 
@@ -140,4 +119,23 @@ func TestApplyHugepagesRealPool(t *testing.T) {
 	if n, _ := host.Hugepages(ctx, 2048); n != 64 {
 		t.Fatalf("force-stop without onDemand changed the reserved pool to %d", n)
 	}
+}
+
+// realHugepagePool is this machine's 2M pool and its size now, which it
+// gets back when the test ends. (That cleanup runs before newRCEnv's
+// removes the domains: pages a VM left running still holds become surplus
+// pages, which the kernel frees when QEMU exits.)
+func realHugepagePool(t *testing.T) (*reconcile.SysHost, uint64) {
+	t.Helper()
+	host := &reconcile.SysHost{}
+	base, err := host.Hugepages(context.Background(), 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := host.SetHugepages(context.Background(), 2048, base); err != nil {
+			t.Errorf("put the hugepage pool back to %d: %v", base, err)
+		}
+	})
+	return host, base
 }

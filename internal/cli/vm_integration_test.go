@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -617,10 +618,18 @@ func startXvfb(t *testing.T, xvfb string) string {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	cmd := exec.Command(xvfb, "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	// -noreset: an X server resets when its last client leaves, and our
+	// readiness check below is such a client; a viewer connecting during
+	// that reset is refused ("cannot open display").
+	cmd := exec.Command(xvfb, "-displayfd", "3", "-noreset", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
 	cmd.ExtraFiles = []*os.File{w}
-	var logb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logb, &logb
+	logf, err := os.Create(filepath.Join(t.TempDir(), "xvfb.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	xlog := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -631,15 +640,43 @@ func startXvfb(t *testing.T, xvfb string) string {
 	n, err := r.Read(buf)
 	num := strings.TrimSpace(string(buf[:n]))
 	if err != nil || num == "" {
-		t.Fatalf("Xvfb gave no display number (%v):\n%s", err, logb.String())
+		t.Fatalf("Xvfb gave no display number (%v):\n%s", err, xlog())
 	}
-	// Xvfb names the display before its socket accepts connections.
-	waitFor(t, 30*time.Second, 100*time.Millisecond, "Xvfb's socket", func() error {
-		c, err := net.Dial("unix", "/tmp/.X11-unix/X"+num)
-		if err != nil {
-			return err
+	// Xvfb names the display before it serves it: wait until an X11
+	// connection setup (no authorization) is answered with success.
+	waitFor(t, 30*time.Second, 200*time.Millisecond, "Xvfb serving display :"+num, func() error {
+		if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			return fmt.Errorf("Xvfb is gone (%v): %s", err, xlog())
 		}
-		return c.Close()
+		return x11Hello("/tmp/.X11-unix/X" + num)
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Xvfb :%s output:\n%s", num, xlog())
+		}
 	})
 	return ":" + num
+}
+
+// x11Hello opens an X11 connection on a unix socket and checks that the
+// server accepts the connection setup (protocol 11.0, no authorization).
+func x11Hello(sock string) error {
+	c, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	// 'l' = little-endian, major 11, minor 0, no auth name or data.
+	if _, err := c.Write([]byte{'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+		return err
+	}
+	reply := make([]byte, 8)
+	if _, err := io.ReadFull(c, reply); err != nil {
+		return fmt.Errorf("X11 setup: %w", err)
+	}
+	if reply[0] != 1 {
+		return fmt.Errorf("X11 setup refused (status %d)", reply[0])
+	}
+	return nil
 }
