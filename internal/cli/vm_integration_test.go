@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -349,7 +350,8 @@ func TestVMVerbsTinyGuest(t *testing.T) {
 		waitFor(t, time.Minute, 500*time.Millisecond, "virt-viewer connected to box's VNC display", func() error {
 			select {
 			case <-done:
-				return fmt.Errorf("deskvm vm view exited (%v):\n%s", waitErr, out.String())
+				return fmt.Errorf("deskvm vm view exited (%v; X server %s answers: %v):\n%s",
+					waitErr, display, x11Hello("/tmp/.X11-unix/X"+strings.TrimPrefix(display, ":")), out.String())
 			default:
 			}
 			if vncClients() == "" {
@@ -609,53 +611,77 @@ func openPTY() (master, slave *os.File, err error) {
 	return master, slave, nil
 }
 
-// startXvfb starts a virtual X server on a free display number and returns
-// the DISPLAY value; the server is stopped when the test ends.
+// startXvfb starts a virtual X server on a display number nothing else
+// uses (from :60 up, so never a desktop's :0) and returns the DISPLAY
+// value once the server answers an X11 connection setup; the server is
+// stopped when the test ends.
 func startXvfb(t *testing.T, xvfb string) string {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	// -noreset: an X server resets when its last client leaves, and our
-	// readiness check below is such a client; a viewer connecting during
-	// that reset is refused ("cannot open display").
-	cmd := exec.Command(xvfb, "-displayfd", "3", "-noreset", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
 	logf, err := os.Create(filepath.Join(t.TempDir(), "xvfb.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
+	t.Cleanup(func() { logf.Close() })
 	xlog := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	_ = r.SetReadDeadline(time.Now().Add(30 * time.Second))
-	buf := make([]byte, 16)
-	n, err := r.Read(buf)
-	num := strings.TrimSpace(string(buf[:n]))
-	if err != nil || num == "" {
-		t.Fatalf("Xvfb gave no display number (%v):\n%s", err, xlog())
-	}
-	// Xvfb names the display before it serves it: wait until an X11
-	// connection setup (no authorization) is answered with success.
-	waitFor(t, 30*time.Second, 200*time.Millisecond, "Xvfb serving display :"+num, func() error {
-		if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
-			return fmt.Errorf("Xvfb is gone (%v): %s", err, xlog())
+	for n := 60; n < 100; n++ {
+		num := strconv.Itoa(n)
+		sock := "/tmp/.X11-unix/X" + num
+		if _, err := os.Stat("/tmp/.X" + num + "-lock"); err == nil {
+			continue
 		}
-		return x11Hello("/tmp/.X11-unix/X" + num)
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("Xvfb :%s output:\n%s", num, xlog())
+		if _, err := os.Stat(sock); err == nil {
+			continue
 		}
-	})
-	return ":" + num
+		// -noreset: the server stays as it is when the readiness check
+		// below, its first client, leaves.
+		cmd := exec.Command(xvfb, ":"+num, "-noreset", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		ready := false
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			select {
+			case <-exited:
+			default:
+				if x11Hello(sock) == nil {
+					ready = true
+				}
+			}
+			if ready || chanClosed(exited) {
+				break
+			}
+		}
+		if !ready {
+			_ = cmd.Process.Kill()
+			<-exited
+			if chanClosed(exited) && strings.Contains(xlog(), "already active") {
+				continue // taken after all: the next number
+			}
+			t.Fatalf("Xvfb :%s does not serve its display:\n%s", num, xlog())
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("Xvfb :%s output:\n%s", num, xlog())
+			}
+		})
+		return ":" + num
+	}
+	t.Fatal("no free X display number in :60-:99")
+	return ""
+}
+
+func chanClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // x11Hello opens an X11 connection on a unix socket and checks that the
