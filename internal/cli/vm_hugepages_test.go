@@ -15,7 +15,8 @@ import (
 // the VM's 64 pages and QEMU takes them; a stop outside deskvm (virsh
 // destroy, as when the guest powers itself off) leaves them free in the
 // pool; the next start reuses them instead of growing the pool again; a
-// deskvm stop gives them back. The pool is put back as it was at the end.
+// deskvm stop gives them back, also when the VM was already off. The pool
+// is put back as it was at the end.
 func TestVMHugepagesOnDemandRealPool(t *testing.T) {
 	e := newRCEnv(t) // skips in -short mode
 	testutil.RequiresHugepages(t)
@@ -23,6 +24,12 @@ func TestVMHugepagesOnDemandRealPool(t *testing.T) {
 	files := testutil.TinyGuest(t).ForLibvirt(t)
 	ctx := context.Background()
 	host, base := realHugepagePool(t)
+	// 20 free pages that are not the VM's (someone's reservation): a start
+	// uses them and adds only what is missing, a stop must leave them.
+	if got, err := host.SetHugepages(ctx, 2048, base+20); err != nil || got != base+20 {
+		t.Fatalf("reserve 20 pages: %d, %v", got, err)
+	}
+	base += 20
 	baseAvail, err := host.HugepagesAvailable(ctx, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +93,19 @@ func TestVMHugepagesOnDemandRealPool(t *testing.T) {
 	e.mustRun("vm", name, "-f", cfg, "force-stop")
 	if total, _ := pool("after deskvm force-stop"); total != base {
 		t.Fatalf("pool after force-stop = %d, want %d (the VM's pages given back)", total, base)
+	}
+
+	// Off behind deskvm's back, then deskvm vm stop: "not running", and the
+	// pages its start added are given back all the same.
+	e.mustRun("vm", name, "-f", cfg, "start")
+	if out, err := exec.Command(virsh, "-c", testutil.LibvirtURI(), "destroy", name).CombinedOutput(); err != nil {
+		t.Fatalf("virsh destroy: %v\n%s", err, out)
+	}
+	if r := e.mustRun("vm", name, "-f", cfg, "stop"); !strings.Contains(r.stdout, "not running") {
+		t.Errorf("stop of a VM that is off: %q", r.stdout)
+	}
+	if total, _ := pool("after deskvm stop of a VM already off"); total != base {
+		t.Fatalf("pool = %d, want %d: pages of a VM that powered itself off not given back by stop", total, base)
 	}
 }
 

@@ -32,14 +32,15 @@ as it is (exit status 0).`,
 			fmt.Fprintf(g.stdout, "vm %s is already running\n", name)
 			return nil
 		}
-		if ownsHugepages(g, s) {
+		owns := ownsHugepages(g, s)
+		if owns {
 			if err := reconcile.HugepagesBeforeStart(ctx, d.host, s.cfg, name); err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
 		}
 		already, err := vmctl.Start(ctx, s.lv, name)
 		if err != nil {
-			if ownsHugepages(g, s) {
+			if owns {
 				_ = reconcile.HugepagesAfterStop(ctx, d.host, s.cfg, name)
 			}
 			return &ExitError{Code: 1, Err: err}
@@ -70,7 +71,8 @@ someone a question): stop says so and exits with status 1; force-stop
 powers it off at once.
 
 With hugepages.onDemand, the VM's hugepages are given back once it is off.
-A VM that is not running is left as it is (exit status 0).`,
+A VM that is not running is left as it is (exit status 0), but pages its
+last start added are given back (the guest powered itself off).`,
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the guest to power off")
@@ -78,8 +80,9 @@ A VM that is not running is left as it is (exit status 0).`,
 		start := time.Now()
 		err := vmctl.Stop(ctx, s.lv, name, o.timeout, d.poll)
 		if errors.Is(err, vmctl.ErrNotRunning) {
+			// Powered off by itself: its onDemand pages may still be there.
 			fmt.Fprintf(g.stdout, "vm %s is not running\n", name)
-			return nil
+			return releaseHugepages(ctx, g, d, s)
 		}
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
@@ -94,14 +97,16 @@ func newVMForceStopCmd(g *globalOptions, d *vmDeps, name string) *cobra.Command 
 		Use:   "force-stop",
 		Short: "Power the VM off at once, like pulling the plug",
 		Long: `Powers the VM off at once (virsh destroy): the guest gets no chance to
-shut down, so unsaved data in it is lost. Use stop first.`,
+shut down, so unsaved data in it is lost. Use stop first. With
+hugepages.onDemand, the VM's hugepages are given back, as with stop.`,
 		Args: cobra.NoArgs,
 	}
 	return verbCommand(g, d, name, cmd, func(ctx context.Context, s *vmSession, _ []string) error {
 		err := vmctl.ForceStop(ctx, s.lv, name)
 		if errors.Is(err, vmctl.ErrNotRunning) {
+			// Powered off by itself: its onDemand pages may still be there.
 			fmt.Fprintf(g.stdout, "vm %s is not running\n", name)
-			return nil
+			return releaseHugepages(ctx, g, d, s)
 		}
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}

@@ -132,6 +132,25 @@ func TestSysHostHugepagesTempDir(t *testing.T) {
 	if n, err := h.HugepagesAvailable(context.Background(), 2048); err != nil || n != 40 {
 		t.Fatalf("HugepagesAvailable = %d, %v; want 64 free - 24 reserved = 40", n, err)
 	}
+	ctx := context.Background()
+	if n, err := h.HugepagesAdded(ctx, 2048, "win11"); err != nil || n != 0 {
+		t.Fatalf("HugepagesAdded before any start = %d, %v", n, err)
+	}
+	if err := h.SetHugepagesAdded(ctx, 2048, "win11", 28); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "run/deskvm/hugepages/2048kB/win11")); err != nil || string(b) != "28\n" {
+		t.Fatalf("record file: %q, %v", b, err)
+	}
+	if n, err := h.HugepagesAdded(ctx, 2048, "win11"); err != nil || n != 28 {
+		t.Fatalf("HugepagesAdded = %d, %v", n, err)
+	}
+	if err := h.SetHugepagesAdded(ctx, 2048, "win11", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "run/deskvm/hugepages/2048kB/win11")); !os.IsNotExist(err) {
+		t.Fatalf("record not removed at 0: %v", err)
+	}
 	if _, err := h.Hugepages(context.Background(), 1048576); err == nil {
 		t.Fatal("missing 1G pool read without error")
 	}

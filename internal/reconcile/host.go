@@ -26,6 +26,11 @@ type Host interface {
 	// SetHugepages asks the kernel for n pages and returns how many it
 	// allocated (it may give fewer when memory is short or fragmented).
 	SetHugepages(ctx context.Context, sizeKiB, n uint64) (uint64, error)
+	// HugepagesAdded is how many pages of the pool deskvm added for VM
+	// name's start (hugepages.onDemand) and has not given back yet.
+	HugepagesAdded(ctx context.Context, sizeKiB uint64, name string) (uint64, error)
+	// SetHugepagesAdded records that number (0 forgets it).
+	SetHugepagesAdded(ctx context.Context, sizeKiB uint64, name string, n uint64) error
 	// Firewall reads deskvm's nftables table.
 	Firewall(ctx context.Context, table string) (FirewallState, error)
 	// ApplyFirewall runs an nft script as one transaction.
@@ -40,7 +45,14 @@ type SysHost struct {
 	NFT string
 	// Timeout bounds each nft run (default 10 s).
 	Timeout time.Duration
+	// StateDir keeps the pages each onDemand start added (default
+	// DefaultStateDir under Root). It is on tmpfs like the pool itself:
+	// both start empty at boot.
+	StateDir string
 }
+
+// DefaultStateDir is where deskvm keeps state between commands.
+const DefaultStateDir = "/run/deskvm"
 
 var _ Host = (*SysHost)(nil)
 
@@ -83,6 +95,48 @@ func (h *SysHost) HugepagesAvailable(ctx context.Context, sizeKiB uint64) (uint6
 		return 0, nil
 	}
 	return free - resv, nil
+}
+
+func (h *SysHost) addedFile(sizeKiB uint64, name string) string {
+	dir := h.StateDir
+	if dir == "" {
+		dir = filepath.Join(h.Root, DefaultStateDir)
+	}
+	return filepath.Join(dir, "hugepages", fmt.Sprintf("%dkB", sizeKiB), name)
+}
+
+// HugepagesAdded implements Host.
+func (h *SysHost) HugepagesAdded(ctx context.Context, sizeKiB uint64, name string) (uint64, error) {
+	b, err := os.ReadFile(h.addedFile(sizeKiB, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read hugepages added for vm %s: %w", name, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("read hugepages added for vm %s (%s): %w", name, h.addedFile(sizeKiB, name), err)
+	}
+	return n, nil
+}
+
+// SetHugepagesAdded implements Host.
+func (h *SysHost) SetHugepagesAdded(ctx context.Context, sizeKiB uint64, name string, n uint64) error {
+	f := h.addedFile(sizeKiB, name)
+	if n == 0 {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("forget hugepages added for vm %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		return fmt.Errorf("record hugepages added for vm %s: %w", name, err)
+	}
+	if err := os.WriteFile(f, []byte(strconv.FormatUint(n, 10)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("record hugepages added for vm %s: %w", name, err)
+	}
+	return nil
 }
 
 // SetHugepages implements Host. The kernel takes the write even when it

@@ -28,11 +28,15 @@ func onDemand(c *config.Config, name string) (pages, sizeKiB uint64, ok bool) {
 // powers itself off (or a VM stopped with virsh) leaves its pages in the
 // pool, free. Counting up at every start would then grow the pool by one
 // VM's worth each time; looking at free minus reserved pages reuses them.
+// A stop gives back only what deskvm's starts of that VM added (recorded
+// through Host.SetHugepagesAdded), so free pages someone else reserved
+// stay in the pool.
 
 // HugepagesBeforeStart makes sure the 2M pool has VM name's pages available
 // when hugepages.onDemand is on (no-op otherwise): it grows the pool only
-// by what the available pages fall short of. When the kernel gives fewer,
-// the pool is put back and the error carries the numbers.
+// by what the available pages fall short of, and records what it added.
+// When the kernel gives fewer, the pool is put back and the error carries
+// the numbers.
 func HugepagesBeforeStart(ctx context.Context, host Host, c *config.Config, name string) error {
 	need, kib, ok := onDemand(c, name)
 	if !ok || need == 0 {
@@ -59,16 +63,24 @@ func HugepagesBeforeStart(ctx context.Context, host Host, c *config.Config, name
 		return fmt.Errorf("hugepages for vm %s: it needs %d pages of 2M and %d are free; asked the kernel for %d more (%d in all), it allocated %d; free memory or reserve pages at boot",
 			name, need, avail, more, cur+more, got)
 	}
-	return nil
+	added, err := host.HugepagesAdded(ctx, kib, name)
+	if err != nil {
+		return err
+	}
+	return host.SetHugepagesAdded(ctx, kib, name, min(added+more, need))
 }
 
-// HugepagesAfterStop gives VM name's pages back when hugepages.onDemand
-// is on (no-op otherwise): at most its own number, and only pages that
-// are available, so pages another VM holds or has reserved stay.
+// HugepagesAfterStop gives back the pages deskvm's starts of VM name added
+// when hugepages.onDemand is on (no-op otherwise), as far as they are
+// available: pages another VM holds or has reserved stay.
 func HugepagesAfterStop(ctx context.Context, host Host, c *config.Config, name string) error {
-	need, kib, ok := onDemand(c, name)
-	if !ok || need == 0 {
+	_, kib, ok := onDemand(c, name)
+	if !ok {
 		return nil
+	}
+	added, err := host.HugepagesAdded(ctx, kib, name)
+	if err != nil || added == 0 {
+		return err
 	}
 	avail, err := host.HugepagesAvailable(ctx, kib)
 	if err != nil {
@@ -78,10 +90,11 @@ func HugepagesAfterStop(ctx context.Context, host Host, c *config.Config, name s
 	if err != nil {
 		return err
 	}
-	give := min(need, avail, cur)
-	if give == 0 {
-		return nil
+	give := min(added, avail, cur)
+	if give > 0 {
+		if _, err := host.SetHugepages(ctx, kib, cur-give); err != nil {
+			return err
+		}
 	}
-	_, err = host.SetHugepages(ctx, kib, cur-give)
-	return err
+	return host.SetHugepagesAdded(ctx, kib, name, added-give)
 }

@@ -22,13 +22,27 @@ import (
 type fakeHost struct {
 	pages    map[uint64]uint64
 	held     map[uint64]uint64
+	added    map[string]uint64
 	MaxPages uint64
 	fw       FirewallState
 	scripts  []string
 }
 
 func newFakeHost() *fakeHost {
-	return &fakeHost{pages: map[uint64]uint64{}, held: map[uint64]uint64{}, MaxPages: 1 << 30}
+	return &fakeHost{pages: map[uint64]uint64{}, held: map[uint64]uint64{}, added: map[string]uint64{}, MaxPages: 1 << 30}
+}
+
+func (h *fakeHost) HugepagesAdded(ctx context.Context, kib uint64, name string) (uint64, error) {
+	return h.added[fmt.Sprint(kib, name)], nil
+}
+
+func (h *fakeHost) SetHugepagesAdded(ctx context.Context, kib uint64, name string, n uint64) error {
+	if n == 0 {
+		delete(h.added, fmt.Sprint(kib, name))
+	} else {
+		h.added[fmt.Sprint(kib, name)] = n
+	}
+	return nil
 }
 
 func (h *fakeHost) Hugepages(ctx context.Context, kib uint64) (uint64, error) {
@@ -123,7 +137,11 @@ func (e *env) plan() (*Plan, error) {
 		e.t.Fatalf("invalid test config: %v", ps.Errors())
 	}
 	e.facts.Hugepages[2048] = hostfacts.HugepagePool{Total: e.host.pages[2048], Free: e.host.pages[2048]}
-	obs, err := Observe(context.Background(), e.lv, e.host, "")
+	var host Host = e.host
+	if e.remote != "" {
+		host = nil
+	}
+	obs, err := Observe(context.Background(), e.lv, host, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -142,7 +160,11 @@ func (e *env) mustPlan() *Plan {
 func (e *env) apply(opts Options) (*Plan, *Report, error) {
 	e.t.Helper()
 	p := e.mustPlan()
-	r, err := Apply(context.Background(), p, e.lv, e.host, opts)
+	var host Host = e.host
+	if e.remote != "" {
+		host = nil // as the CLI passes for a remote URI
+	}
+	r, err := Apply(context.Background(), p, e.lv, host, opts)
 	return p, r, err
 }
 
@@ -705,16 +727,34 @@ func TestHugepagesOnDemandStartStop(t *testing.T) {
 		}
 		pool(fmt.Sprintf("restart %d of b after it powered off", i), 42)
 	}
-	// Stopping a VM that holds nothing gives back only free pages, and
-	// never more than its own number.
+	// A stop gives back only what deskvm's starts of that VM added: a
+	// second stop of a gives nothing, b's free pages stay until b's stop.
 	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
-	pool("stop a again", 10)
+	pool("stop a again", 42)
 	if err := HugepagesAfterStop(ctx, h, c, "b"); err != nil {
 		t.Fatal(err)
 	}
-	pool("nothing free", 10)
+	pool("stop b", 10)
+	if len(h.added) != 0 {
+		t.Fatalf("records left after every stop: %v", h.added)
+	}
+
+	// 100 free pages someone else reserved: a start uses them and adds
+	// only the 28 missing; its stop gives back those 28, not the 100.
+	h.pages[2048] = 110
+	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
+		t.Fatal(err)
+	}
+	pool("start a on a reserved pool", 138)
+	h.held[2048] += 128
+	h.held[2048] -= 128
+	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
+		t.Fatal(err)
+	}
+	pool("stop a on a reserved pool", 110)
+	h.pages[2048] = 10
 
 	h.MaxPages = 100
 	err := HugepagesBeforeStart(ctx, h, c, "a")
