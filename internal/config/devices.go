@@ -58,7 +58,10 @@ func CheckExtraDevices(s string) []DeviceProblem {
 	// The wrapper is on the first line, so decoder lines are lines of s.
 	d := xml.NewDecoder(strings.NewReader("<devices>" + s + "</devices>"))
 	depth := 0
+	var open []int // the start line of each open element, for "is not closed"
 	for {
+		// Lines are taken before the token: where it starts, not ends.
+		line, _ := d.InputPos()
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
 			break
@@ -66,21 +69,25 @@ func CheckExtraDevices(s string) []DeviceProblem {
 		if err != nil {
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
-				msg := se.Msg
-				// The wrapper's end tag is not the user's: say what is open.
+				msg, at := se.Msg, se.Line
+				// The wrapper's end tag is not the user's: say what is
+				// open, where it was opened.
 				if a, ok := strings.CutSuffix(msg, " closed by </devices>"); ok {
 					msg = strings.TrimPrefix(a, "element ") + " is not closed"
+					if len(open) > 1 {
+						at = open[len(open)-1]
+					}
 				}
-				msgs = append(msgs, DeviceProblem{se.Line, "malformed XML: " + msg})
+				msgs = append(msgs, DeviceProblem{at, "malformed XML: " + msg})
 			} else {
 				msgs = append(msgs, DeviceProblem{0, fmt.Sprintf("malformed XML: %v", err)})
 			}
 			return msgs
 		}
-		line, _ := d.InputPos()
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
+			open = append(open, line)
 			if depth != 2 {
 				continue
 			}
@@ -96,9 +103,12 @@ func CheckExtraDevices(s string) []DeviceProblem {
 			}
 		case xml.EndElement:
 			depth--
+			open = open[:len(open)-1]
 		case xml.CharData:
-			if depth == 1 && strings.TrimSpace(string(t)) != "" {
-				msgs = append(msgs, DeviceProblem{line, fmt.Sprintf("text %q outside any element", truncate(strings.TrimSpace(string(t)), 30))})
+			if text := strings.TrimSpace(string(t)); depth == 1 && text != "" {
+				// The text starts after the newlines that lead it.
+				lead := string(t)[:strings.Index(string(t), text)]
+				msgs = append(msgs, DeviceProblem{line + strings.Count(lead, "\n"), fmt.Sprintf("text %q outside any element", truncate(text, 30))})
 			}
 		}
 	}
