@@ -28,9 +28,18 @@ fi
 command -v go >/dev/null || { echo "install-deps: Go is missing (need go >= 1.24 on PATH)"; exit 1; }
 
 # hugetlbfs, which systemd mounts on a usual host (dev-hugepages.mount);
-# libvirtd looks for it when it starts, for VMs with hugepages.
-if ! grep -q ' hugetlbfs ' /proc/mounts && [ "$(id -u)" = 0 ]; then
-  mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages || echo "install-deps: could not mount hugetlbfs on /dev/hugepages (VMs with hugepages will not start)"
+# libvirtd looks for it when it starts, for VMs with hugepages, so a
+# libvirtd that runs already is restarted (its VMs keep running).
+if ! grep -q ' hugetlbfs ' /proc/mounts; then
+  if $SUDO mkdir -p /dev/hugepages && $SUDO mount -t hugetlbfs hugetlbfs /dev/hugepages; then
+    if pgrep -x libvirtd >/dev/null; then
+      echo "install-deps: hugetlbfs mounted; restarting libvirtd so that it sees it"
+      $SUDO pkill -x libvirtd || true
+      for _ in $(seq 1 40); do pgrep -x libvirtd >/dev/null || break; sleep 0.25; done
+    fi
+  else
+    echo "install-deps: could not mount hugetlbfs on /dev/hugepages (VMs with hugepages will not start)"
+  fi
 fi
 
 # libvirt: no systemd on these machines, so start the daemons by hand.

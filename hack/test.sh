@@ -48,6 +48,7 @@ for spec in $(grep -rl --include='*_test.go' -E '^func Fuzz' internal | sort); d
       ls "$pkg/testdata/fuzz/$f" 2>/dev/null && for c in "$pkg"/testdata/fuzz/"$f"/*; do echo "== $c"; head -c 2000 "$c"; echo; done
       exit 1
     fi
+    rm -f "$flog"
     echo "fuzz ok: $pkg $f"
   done
 done

@@ -326,10 +326,16 @@ func TestVMVerbsTinyGuest(t *testing.T) {
 		if c := vncClients(); c != "" {
 			t.Fatalf("box has VNC clients before view: %s", c)
 		}
-		var out bytes.Buffer
+		// Output to a file: read while deskvm and the viewer still write.
+		outf, err := os.Create(filepath.Join(t.TempDir(), "view.out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer outf.Close()
+		output := func() string { b, _ := os.ReadFile(outf.Name()); return string(b) }
 		cmd := exec.Command(bin, "vm", v.box, "view", "-f", v.cfg, "-v")
 		cmd.Env = append(os.Environ(), "DISPLAY="+display)
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Stdout, cmd.Stderr = outf, outf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -351,7 +357,7 @@ func TestVMVerbsTinyGuest(t *testing.T) {
 			select {
 			case <-done:
 				return fmt.Errorf("deskvm vm view exited (%v; X server %s answers: %v):\n%s",
-					waitErr, display, x11Hello("/tmp/.X11-unix/X"+strings.TrimPrefix(display, ":")), out.String())
+					waitErr, display, x11Hello("/tmp/.X11-unix/X"+strings.TrimPrefix(display, ":")), output())
 			default:
 			}
 			if vncClients() == "" {
@@ -359,8 +365,8 @@ func TestVMVerbsTinyGuest(t *testing.T) {
 			}
 			return nil
 		})
-		if !strings.Contains(out.String(), "virt-viewer") {
-			t.Errorf("view -v does not name the viewer it runs:\n%s", out.String())
+		if out := output(); !strings.Contains(out, "virt-viewer") {
+			t.Errorf("view -v does not name the viewer it runs:\n%s", out)
 		}
 		stop()
 		waitFor(t, 20*time.Second, 500*time.Millisecond, "the client gone with the viewer", func() error {
@@ -613,25 +619,26 @@ func openPTY() (master, slave *os.File, err error) {
 
 // startXvfb starts a virtual X server on a display number nothing else
 // uses (from :60 up, so never a desktop's :0) and returns the DISPLAY
-// value once the server answers an X11 connection setup; the server is
-// stopped when the test ends.
+// value once the server answers an X11 connection setup and its lock file
+// names it (not another session's server that took the number first); the
+// server is stopped when the test ends.
 func startXvfb(t *testing.T, xvfb string) string {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(t.TempDir(), "xvfb.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logf.Close() })
-	xlog := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
+	dir := t.TempDir()
 	for n := 60; n < 100; n++ {
 		num := strconv.Itoa(n)
-		sock := "/tmp/.X11-unix/X" + num
-		if _, err := os.Stat("/tmp/.X" + num + "-lock"); err == nil {
+		sock, lock := "/tmp/.X11-unix/X"+num, "/tmp/.X"+num+"-lock"
+		if _, err := os.Stat(lock); err == nil {
 			continue
 		}
 		if _, err := os.Stat(sock); err == nil {
 			continue
 		}
+		logf, err := os.Create(filepath.Join(dir, "xvfb-"+num+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		xlog := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
 		// -noreset: the server stays as it is when the readiness check
 		// below, its first client, leaves.
 		cmd := exec.Command(xvfb, ":"+num, "-noreset", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
@@ -639,26 +646,26 @@ func startXvfb(t *testing.T, xvfb string) string {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		logf.Close()
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
+		ours := func() bool {
+			b, err := os.ReadFile(lock)
+			return err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(cmd.Process.Pid)
+		}
 		ready := false
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			select {
-			case <-exited:
-			default:
-				if x11Hello(sock) == nil {
-					ready = true
-				}
-			}
-			if ready || chanClosed(exited) {
-				break
+		for deadline := time.Now().Add(30 * time.Second); !ready && !chanClosed(exited) && time.Now().Before(deadline); {
+			ready = x11Hello(sock) == nil && ours() && !chanClosed(exited)
+			if !ready {
+				time.Sleep(200 * time.Millisecond)
 			}
 		}
 		if !ready {
+			lost := chanClosed(exited) && strings.Contains(xlog(), "already active")
 			_ = cmd.Process.Kill()
 			<-exited
-			if chanClosed(exited) && strings.Contains(xlog(), "already active") {
-				continue // taken after all: the next number
+			if lost {
+				continue // another server took the number first: the next one
 			}
 			t.Fatalf("Xvfb :%s does not serve its display:\n%s", num, xlog())
 		}
