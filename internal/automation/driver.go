@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"image"
+
+	"github.com/deskvm/deskvm/internal/ocr"
 )
 
 // ErrScreenLost marks an error caused by a dropped connection to the
@@ -51,34 +53,20 @@ type Session interface {
 // dropped connection.
 type Dialer func(ctx context.Context) (Session, error)
 
-// Box is a rectangle as the OCR JSON writes it.
-type Box struct {
-	X      int `json:"x"`
-	Y      int `json:"y"`
-	Width  int `json:"width"`
-	Height int `json:"height"`
-}
-
-// Rect converts the box to an image.Rectangle.
-func (b Box) Rect() image.Rectangle { return image.Rect(b.X, b.Y, b.X+b.Width, b.Y+b.Height) }
+// The reading's parts are the OCR JSON shapes that `deskvm ocr` prints
+// too (package ocr owns them), so a step's -ocr.json file and the ocr
+// command's output are one format.
+type (
+	// Box is a rectangle as x, y, width, height.
+	Box = ocr.BoxJSON
+	// Word is one recognised word.
+	Word = ocr.WordJSON
+	// TextLine is one line of recognised text with its words.
+	TextLine = ocr.TextJSON
+)
 
 // BoxOf converts a rectangle to a Box.
-func BoxOf(r image.Rectangle) Box { return Box{X: r.Min.X, Y: r.Min.Y, Width: r.Dx(), Height: r.Dy()} }
-
-// Word is one recognised word.
-type Word struct {
-	Text       string  `json:"text"`
-	Confidence float64 `json:"confidence"`
-	BBox       Box     `json:"bbox"`
-}
-
-// TextLine is one line of recognised text.
-type TextLine struct {
-	Text       string  `json:"text"`
-	Confidence float64 `json:"confidence"`
-	BBox       Box     `json:"bbox"`
-	Words      []Word  `json:"words,omitempty"`
-}
+func BoxOf(r image.Rectangle) Box { return ocr.Box(r) }
 
 // Reading is what OCR read on one frame, in the reference's JSON shape
 // ({"texts": [...]}). Raw keeps the OCR engine's own result so its Find

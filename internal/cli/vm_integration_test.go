@@ -62,21 +62,11 @@ vms:
     boot: {kernel: ${KERNEL}, initrd: ${INITRD}, cmdline: "console=ttyS0 panic=-1 tinyguest.noacpi=1"}
 `
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func newVMGuests(t *testing.T) *vmGuests {
 	t.Helper()
 	e := newRCEnv(t)
 	files := testutil.TinyGuest(t).ForLibvirt(t)
-	v := &vmGuests{rcEnv: e, box: e.prefix + "box", deaf: e.prefix + "deaf", files: files, sshPort: freeTCPPort(t)}
+	v := &vmGuests{rcEnv: e, box: e.prefix + "box", deaf: e.prefix + "deaf", files: files, sshPort: testutil.FreeTCPPort(t)}
 	vars := map[string]string{"P": e.prefix, "POOL": e.pool, "DIR": e.dir, "PORT": fmt.Sprint(v.sshPort),
 		"KERNEL": files.Kernel, "INITRD": files.Initrd}
 	v.cfg = filepath.Join(e.dir, "vm.yaml")

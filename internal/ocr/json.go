@@ -53,6 +53,9 @@ type MatchesJSON struct {
 	Matches []MatchJSON `json:"matches"`
 }
 
+// Rect converts the box back to an image.Rectangle.
+func (b BoxJSON) Rect() image.Rectangle { return image.Rect(b.X, b.Y, b.X+b.Width, b.Y+b.Height) }
+
 // Box converts a rectangle.
 func Box(r image.Rectangle) BoxJSON {
 	return BoxJSON{X: r.Min.X, Y: r.Min.Y, Width: r.Dx(), Height: r.Dy()}

@@ -717,6 +717,16 @@ func listenUnixFile(path string) (*os.File, error) {
 	return l.File()
 }
 
+// FreeTCPPort is a loopback TCP port that was free a moment ago.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -42,15 +42,7 @@ func (e *Eye) Find(r *automation.Reading, t automation.Target) []automation.Matc
 // ReadingOf converts an OCR result to the runner's reading (the reference
 // JSON shape), keeping the result for Find.
 func ReadingOf(res *ocr.Result) *automation.Reading {
-	rd := &automation.Reading{Texts: make([]automation.TextLine, 0, len(res.Lines)), Raw: res}
-	for _, l := range res.Lines {
-		tl := automation.TextLine{Text: l.Text, Confidence: l.Confidence, BBox: automation.BoxOf(l.BBox)}
-		for _, w := range l.Words {
-			tl.Words = append(tl.Words, automation.Word{Text: w.Text, Confidence: w.Confidence, BBox: automation.BoxOf(w.BBox)})
-		}
-		rd.Texts = append(rd.Texts, tl)
-	}
-	return rd
+	return &automation.Reading{Texts: res.JSON().Texts, Raw: res}
 }
 
 // resultOf rebuilds an OCR result from a reading that did not come from

@@ -210,13 +210,8 @@ func (q *QEMU) Kill() {
 func freePort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if port >= 5900 {
+		// VNC displays count from port 5900.
+		if port := testutil.FreeTCPPort(t); port >= 5900 {
 			return port
 		}
 	}
