@@ -7,7 +7,15 @@ set -euo pipefail
 PKGS=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients ovmf
   swtpm swtpm-tools tesseract-ocr tesseract-ocr-eng
   debian-installer-12-netboot-amd64 openssh-client libxml2-utils nftables
-  busybox-static cpio chromium virt-viewer xvfb)
+  busybox-static cpio chromium virt-viewer xvfb
+  # VM Images: the test cloud image (mmdebstrap, a GPT disk with an ESP),
+  # Windows-layout fixtures (wimtools, genisoimage/xorriso), boot stand-ins
+  mmdebstrap gdisk dosfstools mtools grub-efi-amd64-bin e2fsprogs
+  wimtools genisoimage xorriso systemd-boot-efi
+  # NixOS module: evaluated with Nix 2.8 against ../shared/nixpkgs-lib
+  nix-bin
+  # OCR development corpus: GTK dialogs and terminals on Xvfb
+  zenity yad xdotool xterm fonts-terminus kbd)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
