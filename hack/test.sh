@@ -12,6 +12,10 @@ bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$bad" ]; then echo "gofmt needed: $bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
+echo "== go mod tidy -diff"
+go mod tidy -diff
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then export DESKVM_REQUIRE_ALL=1; fi
 

@@ -90,10 +90,6 @@ func segmentBand(g *image.Gray, r image.Rectangle) []image.Rectangle {
 	return out
 }
 
-func isInk(g *image.Gray, x, y int) bool {
-	return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < inkCutoff
-}
-
 // splitRows trims r to its ink and splits it at empty rows.
 func splitRows(g *image.Gray, r image.Rectangle) []image.Rectangle {
 	var out []image.Rectangle
