@@ -88,7 +88,7 @@ func TestStartAcceptsWindowsDevices(t *testing.T) {
 		NICs:      []NIC{{Model: "e1000e", Forwards: []Forward{{HostPort: port, GuestPort: 3389}}}},
 		VNC:       &VNC{Display: display, Password: true},
 		TPMSocket: tpmSock, USBInput: true,
-		QMP:       QMP{Path: filepath.Join(dir, "qmp.sock")}, SerialLog: filepath.Join(dir, "serial.log"),
+		QMP: QMP{Path: filepath.Join(dir, "qmp.sock")}, SerialLog: filepath.Join(dir, "serial.log"),
 	}
 	p, err := Start(ctx, m, nil)
 	if errors.Is(err, ErrPortInUse) {
