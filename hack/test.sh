@@ -16,6 +16,18 @@ echo "== go mod tidy -diff"
 go mod tidy -diff
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+echo "== no test code in the binary"
+# Test doubles and test knobs live in _test.go files and internal/testutil;
+# the deskvm binary must link neither.
+if go list -deps ./cmd/deskvm | grep -E '/internal/testutil(/|$)'; then
+  echo "cmd/deskvm imports test-support packages (above)"; exit 1
+fi
+bin=$(mktemp)
+go build -o "$bin" ./cmd/deskvm
+if grep -a -o -E 'DESKVM_TEST[A-Z_]*' "$bin" | sort -u | grep .; then
+  echo "the deskvm binary carries test hooks (above)"; rm -f "$bin"; exit 1
+fi
+rm -f "$bin"
 
 if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then export DESKVM_REQUIRE_ALL=1; fi
 

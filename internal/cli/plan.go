@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,13 +29,6 @@ const (
 	// envDomainPrefix limits deskvm to domains whose names start with it
 	// (reconcile.PlanOptions.DomainPrefix).
 	envDomainPrefix = "DESKVM_DOMAIN_PREFIX"
-	// envRecord names a file to which every changing libvirt call is
-	// appended, one per line (tests assert "apply changed nothing").
-	envRecord = "DESKVM_TEST_RECORD"
-	// envKillAfter is METHOD:N: the process SIGKILLs itself right after
-	// the Nth successful call of that libvirt method (tests of an apply
-	// killed half way).
-	envKillAfter = "DESKVM_TEST_KILL_AFTER"
 )
 
 type planOptions struct {
@@ -171,7 +161,10 @@ func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconc
 		s.close()
 		return nil, &ExitError{Code: 1, Err: err}
 	}
-	s.lv, s.closer = testHooks(conn)
+	s.lv = conn
+	if wrapLibvirt != nil {
+		s.lv, s.closer = wrapLibvirt(conn)
+	}
 	table := firewallTable()
 	obs, err := reconcile.Observe(ctx, s.lv, s.host, table)
 	if err != nil {
@@ -217,44 +210,11 @@ func readGraphicsPasswords(cfg *config.Config) (map[string]string, error) {
 	return out, nil
 }
 
-// testHooks wraps the connection for the test knobs (envRecord,
-// envKillAfter); without them it is the connection itself.
-func testHooks(c libvirt.Client) (libvirt.Client, func()) {
-	rec, kill := os.Getenv(envRecord), os.Getenv(envKillAfter)
-	if rec == "" && kill == "" {
-		return c, nil
-	}
-	r := libvirt.NewRecorder(c)
-	var killMethod string
-	killAt := 0
-	if m, n, ok := strings.Cut(kill, ":"); ok {
-		killMethod = m
-		killAt, _ = strconv.Atoi(n)
-	}
-	count := 0
-	var f *os.File
-	if rec != "" {
-		f, _ = os.OpenFile(rec, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	}
-	r.After = func(call libvirt.Call, err error) {
-		if f != nil {
-			fmt.Fprintln(f, call.String())
-			f.Sync()
-		}
-		if err == nil && call.Method == killMethod {
-			count++
-			if count == killAt {
-				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute) // the signal is on its way
-			}
-		}
-	}
-	return r, func() {
-		if f != nil {
-			f.Close()
-		}
-	}
-}
+// wrapLibvirt, when set, wraps every libvirt connection a reconcile
+// session opens; the returned func runs when the session closes. Only
+// tests set it (internal/cli's test hooks record and kill there); the
+// binary never does.
+var wrapLibvirt func(libvirt.Client) (libvirt.Client, func())
 
 var statusMark = map[reconcile.VMStatus]string{
 	reconcile.StatusCreate:         "+",

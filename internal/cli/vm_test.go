@@ -17,17 +17,18 @@ import (
 
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
+	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
 
 // fakeVMLibvirt is the fake libvirt as the verbs see it; Close is a no-op
 // so one fake serves several commands.
-type fakeVMLibvirt struct{ *libvirt.Fake }
+type fakeVMLibvirt struct{ *libvirttest.Fake }
 
 func (fakeVMLibvirt) Close() error { return nil }
 
 type vmHarness struct {
 	t       *testing.T
-	fake    *libvirt.Fake
+	fake    *libvirttest.Fake
 	cfg     string
 	dialed  []string
 	ran     [][]string
@@ -57,7 +58,7 @@ func managedXML(name, extra string) string {
 }
 
 func newVMHarness(t *testing.T) *vmHarness {
-	h := &vmHarness{t: t, fake: libvirt.NewFake(), look: map[string]bool{"ssh": true, "virsh": true}}
+	h := &vmHarness{t: t, fake: libvirttest.NewFake(), look: map[string]bool{"ssh": true, "virsh": true}}
 	h.cfg = filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(h.cfg, []byte(vmUnitConfig), 0o644); err != nil {
 		t.Fatal(err)

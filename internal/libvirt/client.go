@@ -1,8 +1,8 @@
 // Package libvirt is deskvm's edge to libvirtd: a narrow Client interface
 // over github.com/digitalocean/go-libvirt (pure Go, no cgo), used by
-// reconcile (plan/apply) and by the vm verbs. Conn is the real adapter,
-// Fake an in-memory one for unit tests, Recorder a wrapper that records
-// every call that changes something.
+// reconcile (plan/apply) and by the vm verbs. Conn is the real adapter;
+// the in-memory Fake and the Recorder that tests wrap around a Client live
+// in internal/testutil/libvirttest, which only tests import.
 //
 // Objects are addressed by name. Errors carry sentinels (ErrNotFound,
 // ErrExists, ErrInvalid, ErrShrink, ErrTimeout) so callers branch without
@@ -169,18 +169,4 @@ type Client interface {
 	// running domain to bytes, through QEMU (a volume in use cannot be
 	// resized from outside).
 	ResizeDomainDisk(ctx context.Context, name, dev string, bytes uint64) error
-}
-
-// Changing reports whether a Client method changes anything in libvirt.
-// Recorder and Fake record exactly these.
-func Changing(method string) bool {
-	switch method {
-	case "DefineDomain", "UndefineDomain", "StartDomain", "ShutdownDomain",
-		"DestroyDomain", "SetAutostart", "SetMemory",
-		"DefineDirPool", "BuildPool", "StartPool", "SetPoolAutostart",
-		"UndefinePool", "StopPool",
-		"CreateVolume", "ResizeVolume", "DeleteVolume", "ResizeDomainDisk":
-		return true
-	}
-	return false
 }

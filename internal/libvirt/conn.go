@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -375,13 +376,13 @@ func (c *Conn) Domain(ctx context.Context, name string) (Domain, error) {
 }
 
 // DefineDomain implements Client.
-func (c *Conn) DefineDomain(ctx context.Context, xml string) error {
+func (c *Conn) DefineDomain(ctx context.Context, doc string) error {
 	var probe struct {
 		Name string `xml:"name"`
 	}
-	_ = xmlUnmarshal(xml, &probe)
+	_ = xml.Unmarshal([]byte(doc), &probe)
 	return c.do(ctx, fmt.Sprintf("define domain %q", probe.Name), func() error {
-		_, err := c.l.DomainDefineXMLFlags(xml, golibvirt.DomainDefineValidate)
+		_, err := c.l.DomainDefineXMLFlags(doc, golibvirt.DomainDefineValidate)
 		return err
 	})
 }

@@ -144,7 +144,7 @@ func TestRealLibvirtStoredDomainsDiffEmpty(t *testing.T) {
 	}
 	// And the second pass, through a Recorder around the real adapter,
 	// makes no changing call.
-	rec := libvirt.NewRecorder(e.conn)
+	rec := libvirttest.NewRecorder(e.conn)
 	p, err := e.reconcile(c, rec, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func BenchmarkNoopApply(b *testing.B) {
 			if _, err := e.reconcile(c, e.conn, Options{}); err != nil {
 				b.Fatal(err)
 			}
-			rec := libvirt.NewRecorder(e.conn)
+			rec := libvirttest.NewRecorder(e.conn)
 			b.ResetTimer()
 			for b.Loop() {
 				p, err := e.reconcile(c, rec, Options{})

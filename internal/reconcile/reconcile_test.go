@@ -14,6 +14,7 @@ import (
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
+	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
 
 // fakeHost keeps hugepages and the firewall in memory. MaxPages caps what
@@ -93,7 +94,7 @@ type env struct {
 	t     *testing.T
 	c     *config.Config
 	facts *hostfacts.Facts
-	lv    *libvirt.Fake
+	lv    *libvirttest.Fake
 	host  *fakeHost
 	dir   string
 	// pw is what the CLI reads from graphics.passwordFile, by VM name.
@@ -106,7 +107,7 @@ func ptr[T any](v T) *T { return &v }
 
 func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
-	e := &env{t: t, lv: libvirt.NewFake(), host: newFakeHost(), dir: dir,
+	e := &env{t: t, lv: libvirttest.NewFake(), host: newFakeHost(), dir: dir,
 		facts: &hostfacts.Facts{
 			CPUs:             []hostfacts.CPU{{ID: 0, Siblings: []int{0}}, {ID: 1, Core: 1, Siblings: []int{1}}},
 			HugepageSizesKiB: []uint64{2048, 1048576},
@@ -178,7 +179,7 @@ func cloneConfig(t *testing.T, c *config.Config) *config.Config {
 	return &out
 }
 
-func changes(lv *libvirt.Fake) []string {
+func changes(lv *libvirttest.Fake) []string {
 	var out []string
 	for _, c := range lv.Changes() {
 		out = append(out, c.String())
@@ -446,7 +447,7 @@ func TestFailedCreateRollsBack(t *testing.T) {
 	e := newEnv(t)
 	e.vm("a")
 	e.vm("b")
-	e.lv.Fail = func(c libvirt.Call) error {
+	e.lv.Fail = func(c libvirttest.Call) error {
 		if c.Method == "DefineDomain" && c.Target == "a" {
 			return errors.New("injected")
 		}

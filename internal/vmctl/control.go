@@ -12,7 +12,7 @@ import (
 )
 
 // Libvirt is what the verbs need from libvirt; *libvirt.Conn and
-// *libvirt.Fake implement it.
+// *libvirttest.Fake implement it.
 type Libvirt interface {
 	AddressLister
 	URI() string

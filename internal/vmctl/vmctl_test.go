@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskvm/deskvm/internal/libvirt"
+	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
 
 const managedMeta = `<metadata><d:vm xmlns:d="https://deskvm.dev/xmlns/vm/1"><d:managedBy>deskvm</d:managedBy><d:configHash>%s</d:configHash></d:vm></metadata>`
@@ -133,7 +134,7 @@ func TestGuestAddresses(t *testing.T) {
 
 // fakeLV wraps the fake libvirt to make a guest ignore ACPI.
 type fakeLV struct {
-	*libvirt.Fake
+	*libvirttest.Fake
 	ignoreACPI bool
 }
 
@@ -146,7 +147,7 @@ func (f *fakeLV) ShutdownDomain(ctx context.Context, name string) error {
 
 func running(t *testing.T, doc string) *fakeLV {
 	t.Helper()
-	f := libvirt.NewFake()
+	f := libvirttest.NewFake()
 	f.AddDomain(libvirt.Domain{Name: "box", Active: true, Persistent: true, InactiveXML: doc})
 	return &fakeLV{Fake: f}
 }
@@ -250,14 +251,14 @@ func TestSetMem(t *testing.T) {
 	refused(lv, 1<<20, "below the smallest")
 	refused(running(t, domainDoc("box", "h", `<memballoon model='none'/>`, "")), 128<<20, "no memory balloon")
 	refused(running(t, domainDoc("box", "h", balloon, `<memoryBacking><hugepages/></memoryBacking>`)), 128<<20, "hugepages")
-	off := libvirt.NewFake()
+	off := libvirttest.NewFake()
 	off.AddDomain(libvirt.Domain{Name: "box", Persistent: true, InactiveXML: domainDoc("box", "h", balloon, "")})
 	refused(&fakeLV{Fake: off}, 128<<20, "not running")
 }
 
 func TestStatusPendingRestart(t *testing.T) {
 	ctx := context.Background()
-	f := libvirt.NewFake()
+	f := libvirttest.NewFake()
 	f.AddDomain(libvirt.Domain{Name: "box", Active: true, Persistent: true, Autostart: true,
 		LiveXML: domainDoc("box", "old", balloon, ""), InactiveXML: domainDoc("box", "new", balloon, "")})
 	f.SetMemoryStats("box", map[string]uint64{"actual": 196608, "unused": 1000})
@@ -282,7 +283,7 @@ func TestStatusPendingRestartPasswordOnly(t *testing.T) {
 	withPw := func(pw string) string {
 		return strings.Replace(domainDoc("box", "h", balloon, ""), "<graphics type='vnc'", "<graphics type='vnc' passwd='"+pw+"'", 1)
 	}
-	f := libvirt.NewFake()
+	f := libvirttest.NewFake()
 	f.AddDomain(libvirt.Domain{Name: "box", Active: true, Persistent: true, LiveXML: withPw("old-secret"), InactiveXML: withPw("new-secret")})
 	st, _, err := GetStatus(context.Background(), &fakeLV{Fake: f}, "box")
 	if err != nil {

@@ -1,6 +1,11 @@
-// Package libvirttest removes what integration tests made in a real
-// libvirtd. It lives apart from testutil because internal/libvirt's own
-// tests import testutil, and this package needs internal/libvirt.
+// Package libvirttest is the test support around internal/libvirt: Fake,
+// an in-memory libvirt.Client for unit tests; Recorder, a wrapper that
+// records every changing call (tests against the real libvirtd assert
+// "this changed nothing"); and Cleanup, which removes what integration
+// tests made in a real libvirtd. Only tests import it, so none of it is
+// in the deskvm binary (hack/test.sh checks). It lives apart from testutil
+// because internal/libvirt's own tests import testutil, and this package
+// needs internal/libvirt.
 package libvirttest
 
 import (

@@ -27,7 +27,7 @@ func (r *recordTB) Errorf(format string, args ...any) {
 }
 
 func TestCleanupFake(t *testing.T) {
-	f := libvirt.NewFake()
+	f := NewFake()
 	f.AddDomain(libvirt.Domain{Name: "deskvm-test-x-run", Active: true, Persistent: true, InactiveXML: "<domain/>"})
 	f.AddDomain(libvirt.Domain{Name: "deskvm-test-x-off", Persistent: true, InactiveXML: "<domain/>"})
 	f.AddDomain(libvirt.Domain{Name: "deskvm-test-x-transient", Active: true, LiveXML: "<domain/>"})
@@ -68,7 +68,7 @@ func TestCleanupFake(t *testing.T) {
 
 func TestCleanupRefusesOtherNames(t *testing.T) {
 	for _, args := range [][]string{{"", "deskvm-test-p"}, {"win", "deskvm-test-p"}, {"deskvm-test-", "deskvm-test-p"}, {"deskvm-test-a-", "default"}} {
-		f := libvirt.NewFake()
+		f := NewFake()
 		f.AddDomain(libvirt.Domain{Name: "win11", Persistent: true, InactiveXML: "<domain/>"})
 		f.AddPool(libvirt.Pool{Name: "default", Path: "/p", Persistent: true})
 		r := &recordTB{TB: t}

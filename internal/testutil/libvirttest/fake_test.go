@@ -1,14 +1,15 @@
-package libvirt
+package libvirttest
 
 import (
 	"context"
 	"errors"
+	"github.com/deskvm/deskvm/internal/libvirt"
 	"reflect"
 	"testing"
 )
 
 // exerciseChanges calls every changing method of c once, in a valid order.
-func exerciseChanges(t *testing.T, c Client) {
+func exerciseChanges(t *testing.T, c libvirt.Client) {
 	t.Helper()
 	ctx := context.Background()
 	const x = `<domain type='qemu'><name>vm1</name><uuid>11111111-2222-3333-4444-555555555555</uuid></domain>`
@@ -20,17 +21,20 @@ func exerciseChanges(t *testing.T, c Client) {
 		{"BuildPool", func() error { return c.BuildPool(ctx, "p") }},
 		{"StartPool", func() error { return c.StartPool(ctx, "p") }},
 		{"SetPoolAutostart", func() error { return c.SetPoolAutostart(ctx, "p", true) }},
-		{"CreateVolume", func() error { _, err := c.CreateVolume(ctx, "p", VolumeSpec{Name: "d", Capacity: 10}); return err }},
+		{"CreateVolume", func() error {
+			_, err := c.CreateVolume(ctx, "p", libvirt.VolumeSpec{Name: "d", Capacity: 10})
+			return err
+		}},
 		{"ResizeVolume", func() error { return c.ResizeVolume(ctx, "p", "d", 20) }},
 		{"DefineDomain", func() error { return c.DefineDomain(ctx, x) }},
 		{"SetAutostart", func() error { return c.SetAutostart(ctx, "vm1", true) }},
 		{"StartDomain", func() error { return c.StartDomain(ctx, "vm1") }},
-		{"SetMemory", func() error { return c.SetMemory(ctx, "vm1", 1024, MemoryLive) }},
+		{"SetMemory", func() error { return c.SetMemory(ctx, "vm1", 1024, libvirt.MemoryLive) }},
 		{"ResizeDomainDisk", func() error { return c.ResizeDomainDisk(ctx, "vm1", "vda", 30) }},
 		{"ShutdownDomain", func() error { return c.ShutdownDomain(ctx, "vm1") }},
 		{"StartDomain", func() error { return c.StartDomain(ctx, "vm1") }},
 		{"DestroyDomain", func() error { return c.DestroyDomain(ctx, "vm1") }},
-		{"UndefineDomain", func() error { return c.UndefineDomain(ctx, "vm1", UndefineOptions{}) }},
+		{"UndefineDomain", func() error { return c.UndefineDomain(ctx, "vm1", libvirt.UndefineOptions{}) }},
 		{"DeleteVolume", func() error { return c.DeleteVolume(ctx, "p", "d") }},
 		{"StopPool", func() error { return c.StopPool(ctx, "p") }},
 		{"UndefinePool", func() error { return c.UndefinePool(ctx, "p") }},
@@ -67,7 +71,7 @@ func TestRecorderAndFakeRecordEveryChange(t *testing.T) {
 			t.Errorf("%s recorded but Changing says no", m)
 		}
 	}
-	ty := reflect.TypeOf((*Client)(nil)).Elem()
+	ty := reflect.TypeOf((*libvirt.Client)(nil)).Elem()
 	for i := 0; i < ty.NumMethod(); i++ {
 		m := ty.Method(i).Name
 		if Changing(m) && !seen[m] {
@@ -92,11 +96,11 @@ func TestFakeLibvirtBehaviour(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without UUID over an existing name: libvirt's refusal.
-	if err := f.DefineDomain(ctx, `<domain><name>a</name></domain>`); !errors.Is(err, ErrExists) {
+	if err := f.DefineDomain(ctx, `<domain><name>a</name></domain>`); !errors.Is(err, libvirt.ErrExists) {
 		t.Fatalf("define without uuid: %v", err)
 	}
 	// Same UUID, other name.
-	if err := f.DefineDomain(ctx, `<domain><name>b</name><uuid>aaaaaaaa-0000-0000-0000-000000000001</uuid></domain>`); !errors.Is(err, ErrExists) {
+	if err := f.DefineDomain(ctx, `<domain><name>b</name><uuid>aaaaaaaa-0000-0000-0000-000000000001</uuid></domain>`); !errors.Is(err, libvirt.ErrExists) {
 		t.Fatalf("define same uuid other name: %v", err)
 	}
 	if err := f.StartDomain(ctx, "a"); err != nil {
@@ -110,7 +114,7 @@ func TestFakeLibvirtBehaviour(t *testing.T) {
 		t.Fatalf("redefine of a running domain: live %q inactive %q", d.LiveXML, d.InactiveXML)
 	}
 	// Undefine while running leaves a transient domain; stopping removes it.
-	if err := f.UndefineDomain(ctx, "a", UndefineOptions{}); err != nil {
+	if err := f.UndefineDomain(ctx, "a", libvirt.UndefineOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ = f.Domain(ctx, "a"); d.Persistent || !d.Active {
@@ -119,7 +123,7 @@ func TestFakeLibvirtBehaviour(t *testing.T) {
 	if err := f.DestroyDomain(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Domain(ctx, "a"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.Domain(ctx, "a"); !errors.Is(err, libvirt.ErrNotFound) {
 		t.Fatalf("transient domain survived destroy: %v", err)
 	}
 	// Fail hook: nothing recorded, nothing changed.
@@ -137,7 +141,7 @@ func TestFakeLibvirtBehaviour(t *testing.T) {
 	if len(f.Changes()) != 0 {
 		t.Fatalf("failed call recorded: %v", f.Changes())
 	}
-	if _, err := f.Domain(ctx, "a"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.Domain(ctx, "a"); !errors.Is(err, libvirt.ErrNotFound) {
 		t.Fatal("failed define left a domain")
 	}
 }

@@ -1,10 +1,11 @@
-package libvirt
+package libvirttest
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/xml"
 	"fmt"
+	"github.com/deskvm/deskvm/internal/libvirt"
+	"github.com/google/uuid"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,9 +35,9 @@ func (c Call) String() string {
 // it transient, volumes never shrink. It records every changing call.
 type Fake struct {
 	mu      sync.Mutex
-	domains map[string]*Domain
-	pools   map[string]*Pool
-	volumes map[string]map[string]*Volume // pool -> name -> volume
+	domains map[string]*libvirt.Domain
+	pools   map[string]*libvirt.Pool
+	volumes map[string]map[string]*libvirt.Volume // pool -> name -> volume
 	calls   []Call
 	guests  map[string]*fakeGuest // see fake_guest.go
 
@@ -47,12 +48,12 @@ type Fake struct {
 	Version uint64
 }
 
-var _ Client = (*Fake)(nil)
+var _ libvirt.Client = (*Fake)(nil)
 
 // NewFake returns an empty fake libvirt.
 func NewFake() *Fake {
-	return &Fake{domains: map[string]*Domain{}, pools: map[string]*Pool{},
-		volumes: map[string]map[string]*Volume{}}
+	return &Fake{domains: map[string]*libvirt.Domain{}, pools: map[string]*libvirt.Pool{},
+		volumes: map[string]map[string]*libvirt.Volume{}}
 }
 
 // Changes returns the changing calls made so far, in order.
@@ -71,7 +72,7 @@ func (f *Fake) ResetChanges() {
 
 // AddDomain puts a domain in place as if defined by someone else (e.g. by
 // hand with virsh). UUID is taken from the XML when d.UUID is empty.
-func (f *Fake) AddDomain(d Domain) {
+func (f *Fake) AddDomain(d libvirt.Domain) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if d.UUID == "" {
@@ -81,9 +82,9 @@ func (f *Fake) AddDomain(d Domain) {
 		d.UUID = randomUUID()
 	}
 	if d.State == "" {
-		d.State = StateShutoff
+		d.State = libvirt.StateShutoff
 		if d.Active {
-			d.State = StateRunning
+			d.State = libvirt.StateRunning
 		}
 	}
 	if d.Active && d.LiveXML == "" {
@@ -93,17 +94,17 @@ func (f *Fake) AddDomain(d Domain) {
 }
 
 // AddPool puts a pool in place.
-func (f *Fake) AddPool(p Pool) {
+func (f *Fake) AddPool(p libvirt.Pool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pools[p.Name] = &p
 	if f.volumes[p.Name] == nil {
-		f.volumes[p.Name] = map[string]*Volume{}
+		f.volumes[p.Name] = map[string]*libvirt.Volume{}
 	}
 }
 
 // AddVolume puts a volume in place (its pool must exist).
-func (f *Fake) AddVolume(v Volume) {
+func (f *Fake) AddVolume(v libvirt.Volume) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if v.Path == "" {
@@ -140,13 +141,13 @@ func (f *Fake) LibVersion(context.Context) (uint64, error) {
 }
 
 // Domains implements Client.
-func (f *Fake) Domains(ctx context.Context) ([]Domain, error) {
+func (f *Fake) Domains(ctx context.Context) ([]libvirt.Domain, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]Domain, 0, len(f.domains))
+	out := make([]libvirt.Domain, 0, len(f.domains))
 	for _, d := range f.domains {
 		out = append(out, *d)
 	}
@@ -155,12 +156,12 @@ func (f *Fake) Domains(ctx context.Context) ([]Domain, error) {
 }
 
 // Domain implements Client.
-func (f *Fake) Domain(ctx context.Context, name string) (Domain, error) {
+func (f *Fake) Domain(ctx context.Context, name string) (libvirt.Domain, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d, ok := f.domains[name]
 	if !ok {
-		return Domain{}, fmt.Errorf("look up domain %q: %w", name, ErrNotFound)
+		return libvirt.Domain{}, fmt.Errorf("look up domain %q: %w", name, libvirt.ErrNotFound)
 	}
 	return *d, nil
 }
@@ -172,17 +173,17 @@ func (f *Fake) DefineDomain(ctx context.Context, x string) error {
 		UUID string `xml:"uuid"`
 	}
 	if err := xmlUnmarshal(x, &probe); err != nil || probe.Name == "" {
-		return fmt.Errorf("define domain: %w: bad XML (%v)", ErrInvalid, err)
+		return fmt.Errorf("define domain: %w: bad XML (%v)", libvirt.ErrInvalid, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	op := fmt.Sprintf("define domain %q", probe.Name)
 	if d, ok := f.domains[probe.Name]; ok && !strings.EqualFold(d.UUID, probe.UUID) {
-		return fmt.Errorf("%s: %w: domain '%s' already exists with uuid %s", op, ErrExists, d.Name, d.UUID)
+		return fmt.Errorf("%s: %w: domain '%s' already exists with uuid %s", op, libvirt.ErrExists, d.Name, d.UUID)
 	}
 	for _, d := range f.domains {
 		if probe.UUID != "" && strings.EqualFold(d.UUID, probe.UUID) && d.Name != probe.Name {
-			return fmt.Errorf("%s: %w: domain '%s' is already defined with uuid %s", op, ErrExists, d.Name, d.UUID)
+			return fmt.Errorf("%s: %w: domain '%s' is already defined with uuid %s", op, libvirt.ErrExists, d.Name, d.UUID)
 		}
 	}
 	if err := f.change("DefineDomain", probe.Name, ""); err != nil {
@@ -194,7 +195,7 @@ func (f *Fake) DefineDomain(ctx context.Context, x string) error {
 		if u == "" {
 			u = randomUUID()
 		}
-		d = &Domain{Name: probe.Name, UUID: strings.ToLower(u), State: StateShutoff}
+		d = &libvirt.Domain{Name: probe.Name, UUID: strings.ToLower(u), State: libvirt.StateShutoff}
 		f.domains[probe.Name] = d
 	}
 	d.Persistent = true
@@ -204,13 +205,13 @@ func (f *Fake) DefineDomain(ctx context.Context, x string) error {
 
 // domainChange checks and records a change to a domain; the returned
 // result runs the state update only when the check passed.
-func (f *Fake) domainChange(method, name, detail string, check func(d *Domain) error) result {
+func (f *Fake) domainChange(method, name, detail string, check func(d *libvirt.Domain) error) result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	op := fmt.Sprintf("%s %q", strings.ToLower(method), name)
 	d, ok := f.domains[name]
 	if !ok {
-		return result{fmt.Errorf("%s: %w", op, ErrNotFound)}
+		return result{fmt.Errorf("%s: %w", op, libvirt.ErrNotFound)}
 	}
 	if err := check(d); err != nil {
 		return result{fmt.Errorf("%s: %w", op, err)}
@@ -222,7 +223,7 @@ func (f *Fake) domainChange(method, name, detail string, check func(d *Domain) e
 }
 
 // UndefineDomain implements Client.
-func (f *Fake) UndefineDomain(ctx context.Context, name string, opts UndefineOptions) error {
+func (f *Fake) UndefineDomain(ctx context.Context, name string, opts libvirt.UndefineOptions) error {
 	detail := "keep nvram, keep tpm"
 	switch {
 	case opts.RemoveNVRAM && opts.RemoveTPM:
@@ -232,9 +233,9 @@ func (f *Fake) UndefineDomain(ctx context.Context, name string, opts UndefineOpt
 	case opts.RemoveTPM:
 		detail = "keep nvram, remove tpm"
 	}
-	return f.domainChange("UndefineDomain", name, detail, func(d *Domain) error {
+	return f.domainChange("UndefineDomain", name, detail, func(d *libvirt.Domain) error {
 		if !d.Persistent {
-			return fmt.Errorf("%w: cannot undefine transient domain", ErrInvalid)
+			return fmt.Errorf("%w: cannot undefine transient domain", libvirt.ErrInvalid)
 		}
 		return nil
 	}).andThen(func() {
@@ -251,16 +252,16 @@ func (f *Fake) UndefineDomain(ctx context.Context, name string, opts UndefineOpt
 
 // StartDomain implements Client.
 func (f *Fake) StartDomain(ctx context.Context, name string) error {
-	return f.domainChange("StartDomain", name, "", func(d *Domain) error {
+	return f.domainChange("StartDomain", name, "", func(d *libvirt.Domain) error {
 		if d.Active {
-			return fmt.Errorf("%w: domain is already running", ErrInvalid)
+			return fmt.Errorf("%w: domain is already running", libvirt.ErrInvalid)
 		}
 		return nil
 	}).andThen(func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		d := f.domains[name]
-		d.Active, d.State, d.LiveXML = true, StateRunning, d.InactiveXML
+		d.Active, d.State, d.LiveXML = true, libvirt.StateRunning, d.InactiveXML
 	})
 }
 
@@ -268,7 +269,7 @@ func (f *Fake) stop(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d := f.domains[name]
-	d.Active, d.State, d.LiveXML = false, StateShutoff, ""
+	d.Active, d.State, d.LiveXML = false, libvirt.StateShutoff, ""
 	if !d.Persistent {
 		delete(f.domains, name)
 	}
@@ -284,18 +285,18 @@ func (f *Fake) DestroyDomain(ctx context.Context, name string) error {
 	return f.domainChange("DestroyDomain", name, "", requireActive).andThen(func() { f.stop(name) })
 }
 
-func requireActive(d *Domain) error {
+func requireActive(d *libvirt.Domain) error {
 	if !d.Active {
-		return fmt.Errorf("%w: domain is not running", ErrInvalid)
+		return fmt.Errorf("%w: domain is not running", libvirt.ErrInvalid)
 	}
 	return nil
 }
 
 // SetAutostart implements Client.
 func (f *Fake) SetAutostart(ctx context.Context, name string, on bool) error {
-	return f.domainChange("SetAutostart", name, fmt.Sprint(on), func(d *Domain) error {
+	return f.domainChange("SetAutostart", name, fmt.Sprint(on), func(d *libvirt.Domain) error {
 		if !d.Persistent {
-			return fmt.Errorf("%w: cannot set autostart for transient domain", ErrInvalid)
+			return fmt.Errorf("%w: cannot set autostart for transient domain", libvirt.ErrInvalid)
 		}
 		return nil
 	}).andThen(func() {
@@ -312,7 +313,7 @@ func (f *Fake) MemoryStats(ctx context.Context, name string) (map[string]uint64,
 		return nil, err
 	}
 	if !d.Active {
-		return nil, fmt.Errorf("memory stats of domain %q: %w: domain is not running", name, ErrInvalid)
+		return nil, fmt.Errorf("memory stats of domain %q: %w: domain is not running", name, libvirt.ErrInvalid)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -327,20 +328,20 @@ func (f *Fake) MemoryStats(ctx context.Context, name string) (map[string]uint64,
 }
 
 // SetMemory implements Client.
-func (f *Fake) SetMemory(ctx context.Context, name string, kib uint64, scope MemoryScope) error {
-	return f.domainChange("SetMemory", name, fmt.Sprintf("%d KiB", kib), func(d *Domain) error {
-		if scope&MemoryLive != 0 && !d.Active {
-			return fmt.Errorf("%w: domain is not running", ErrInvalid)
+func (f *Fake) SetMemory(ctx context.Context, name string, kib uint64, scope libvirt.MemoryScope) error {
+	return f.domainChange("SetMemory", name, fmt.Sprintf("%d KiB", kib), func(d *libvirt.Domain) error {
+		if scope&libvirt.MemoryLive != 0 && !d.Active {
+			return fmt.Errorf("%w: domain is not running", libvirt.ErrInvalid)
 		}
 		return nil
 	}).err
 }
 
 // Pools implements Client.
-func (f *Fake) Pools(ctx context.Context) ([]Pool, error) {
+func (f *Fake) Pools(ctx context.Context) ([]libvirt.Pool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]Pool, 0, len(f.pools))
+	out := make([]libvirt.Pool, 0, len(f.pools))
 	for _, p := range f.pools {
 		out = append(out, *p)
 	}
@@ -349,12 +350,12 @@ func (f *Fake) Pools(ctx context.Context) ([]Pool, error) {
 }
 
 // Pool implements Client.
-func (f *Fake) Pool(ctx context.Context, name string) (Pool, error) {
+func (f *Fake) Pool(ctx context.Context, name string) (libvirt.Pool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, ok := f.pools[name]
 	if !ok {
-		return Pool{}, fmt.Errorf("look up pool %q: %w", name, ErrNotFound)
+		return libvirt.Pool{}, fmt.Errorf("look up pool %q: %w", name, libvirt.ErrNotFound)
 	}
 	return *p, nil
 }
@@ -364,23 +365,23 @@ func (f *Fake) DefineDirPool(ctx context.Context, name, path string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.pools[name]; ok {
-		return fmt.Errorf("define pool %q: %w", name, ErrExists)
+		return fmt.Errorf("define pool %q: %w", name, libvirt.ErrExists)
 	}
 	if err := f.change("DefineDirPool", name, path); err != nil {
 		return fmt.Errorf("define pool %q: %w", name, err)
 	}
-	f.pools[name] = &Pool{Name: name, UUID: randomUUID(), Type: "dir", Path: path, Persistent: true}
-	f.volumes[name] = map[string]*Volume{}
+	f.pools[name] = &libvirt.Pool{Name: name, UUID: randomUUID(), Type: "dir", Path: path, Persistent: true}
+	f.volumes[name] = map[string]*libvirt.Volume{}
 	return nil
 }
 
-func (f *Fake) poolChange(method, name, detail string, fn func(p *Pool) error) error {
+func (f *Fake) poolChange(method, name, detail string, fn func(p *libvirt.Pool) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	op := fmt.Sprintf("%s %q", strings.ToLower(method), name)
 	p, ok := f.pools[name]
 	if !ok {
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
+		return fmt.Errorf("%s: %w", op, libvirt.ErrNotFound)
 	}
 	if err := f.change(method, name, detail); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -393,14 +394,14 @@ func (f *Fake) poolChange(method, name, detail string, fn func(p *Pool) error) e
 
 // BuildPool implements Client.
 func (f *Fake) BuildPool(ctx context.Context, name string) error {
-	return f.poolChange("BuildPool", name, "", func(p *Pool) error { return nil })
+	return f.poolChange("BuildPool", name, "", func(p *libvirt.Pool) error { return nil })
 }
 
 // StartPool implements Client.
 func (f *Fake) StartPool(ctx context.Context, name string) error {
-	return f.poolChange("StartPool", name, "", func(p *Pool) error {
+	return f.poolChange("StartPool", name, "", func(p *libvirt.Pool) error {
 		if p.Active {
-			return fmt.Errorf("%w: pool is already active", ErrInvalid)
+			return fmt.Errorf("%w: pool is already active", libvirt.ErrInvalid)
 		}
 		p.Active = true
 		return nil
@@ -409,7 +410,7 @@ func (f *Fake) StartPool(ctx context.Context, name string) error {
 
 // SetPoolAutostart implements Client.
 func (f *Fake) SetPoolAutostart(ctx context.Context, name string, on bool) error {
-	return f.poolChange("SetPoolAutostart", name, fmt.Sprint(on), func(p *Pool) error {
+	return f.poolChange("SetPoolAutostart", name, fmt.Sprint(on), func(p *libvirt.Pool) error {
 		p.Autostart = on
 		return nil
 	})
@@ -423,9 +424,9 @@ func (f *Fake) RefreshPool(ctx context.Context, name string) error {
 
 // UndefinePool implements Client.
 func (f *Fake) UndefinePool(ctx context.Context, name string) error {
-	err := f.poolChange("UndefinePool", name, "", func(p *Pool) error {
+	err := f.poolChange("UndefinePool", name, "", func(p *libvirt.Pool) error {
 		if p.Active {
-			return fmt.Errorf("%w: pool is still active", ErrInvalid)
+			return fmt.Errorf("%w: pool is still active", libvirt.ErrInvalid)
 		}
 		return nil
 	})
@@ -440,21 +441,21 @@ func (f *Fake) UndefinePool(ctx context.Context, name string) error {
 
 // StopPool implements Client.
 func (f *Fake) StopPool(ctx context.Context, name string) error {
-	return f.poolChange("StopPool", name, "", func(p *Pool) error {
+	return f.poolChange("StopPool", name, "", func(p *libvirt.Pool) error {
 		p.Active = false
 		return nil
 	})
 }
 
 // Volumes implements Client.
-func (f *Fake) Volumes(ctx context.Context, pool string) ([]Volume, error) {
+func (f *Fake) Volumes(ctx context.Context, pool string) ([]libvirt.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	vs, ok := f.volumes[pool]
 	if !ok {
-		return nil, fmt.Errorf("list volumes of pool %q: %w", pool, ErrNotFound)
+		return nil, fmt.Errorf("list volumes of pool %q: %w", pool, libvirt.ErrNotFound)
 	}
-	out := make([]Volume, 0, len(vs))
+	out := make([]libvirt.Volume, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, *v)
 	}
@@ -463,39 +464,39 @@ func (f *Fake) Volumes(ctx context.Context, pool string) ([]Volume, error) {
 }
 
 // Volume implements Client.
-func (f *Fake) Volume(ctx context.Context, pool, name string) (Volume, error) {
+func (f *Fake) Volume(ctx context.Context, pool, name string) (libvirt.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.volumes[pool][name]
 	if !ok {
-		return Volume{}, fmt.Errorf("look up volume %q in pool %q: %w", name, pool, ErrNotFound)
+		return libvirt.Volume{}, fmt.Errorf("look up volume %q in pool %q: %w", name, pool, libvirt.ErrNotFound)
 	}
 	return *v, nil
 }
 
 // CreateVolume implements Client.
-func (f *Fake) CreateVolume(ctx context.Context, pool string, spec VolumeSpec) (Volume, error) {
+func (f *Fake) CreateVolume(ctx context.Context, pool string, spec libvirt.VolumeSpec) (libvirt.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	op := fmt.Sprintf("create volume %q in pool %q", spec.Name, pool)
 	p, ok := f.pools[pool]
 	if !ok {
-		return Volume{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+		return libvirt.Volume{}, fmt.Errorf("%s: %w", op, libvirt.ErrNotFound)
 	}
 	if !p.Active {
-		return Volume{}, fmt.Errorf("%s: %w: pool is not active", op, ErrInvalid)
+		return libvirt.Volume{}, fmt.Errorf("%s: %w: pool is not active", op, libvirt.ErrInvalid)
 	}
 	if _, ok := f.volumes[pool][spec.Name]; ok {
-		return Volume{}, fmt.Errorf("%s: %w", op, ErrExists)
+		return libvirt.Volume{}, fmt.Errorf("%s: %w", op, libvirt.ErrExists)
 	}
 	if err := f.change("CreateVolume", pool+"/"+spec.Name, fmt.Sprintf("%d bytes", spec.Capacity)); err != nil {
-		return Volume{}, fmt.Errorf("%s: %w", op, err)
+		return libvirt.Volume{}, fmt.Errorf("%s: %w", op, err)
 	}
 	format := spec.Format
 	if format == "" {
 		format = "qcow2"
 	}
-	v := &Volume{Pool: pool, Name: spec.Name, Path: filepath.Join(p.Path, spec.Name), Format: format,
+	v := &libvirt.Volume{Pool: pool, Name: spec.Name, Path: filepath.Join(p.Path, spec.Name), Format: format,
 		Capacity: spec.Capacity, Allocation: 196608, BackingPath: spec.BackingPath}
 	f.volumes[pool][spec.Name] = v
 	return *v, nil
@@ -508,10 +509,10 @@ func (f *Fake) ResizeVolume(ctx context.Context, pool, name string, capacity uin
 	op := fmt.Sprintf("resize volume %q in pool %q", name, pool)
 	v, ok := f.volumes[pool][name]
 	if !ok {
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
+		return fmt.Errorf("%s: %w", op, libvirt.ErrNotFound)
 	}
 	if capacity < v.Capacity {
-		return fmt.Errorf("%s from %d to %d bytes: %w", op, v.Capacity, capacity, ErrShrink)
+		return fmt.Errorf("%s from %d to %d bytes: %w", op, v.Capacity, capacity, libvirt.ErrShrink)
 	}
 	if err := f.change("ResizeVolume", pool+"/"+name, fmt.Sprintf("%d bytes", capacity)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -526,7 +527,7 @@ func (f *Fake) DeleteVolume(ctx context.Context, pool, name string) error {
 	defer f.mu.Unlock()
 	op := fmt.Sprintf("delete volume %q in pool %q", name, pool)
 	if _, ok := f.volumes[pool][name]; !ok {
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
+		return fmt.Errorf("%s: %w", op, libvirt.ErrNotFound)
 	}
 	if err := f.change("DeleteVolume", pool+"/"+name, ""); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -538,7 +539,7 @@ func (f *Fake) DeleteVolume(ctx context.Context, pool, name string) error {
 // ResizeDomainDisk implements Client: the fake grows the volume whose
 // name is the domain's system disk (<name>.qcow2) in any pool.
 func (f *Fake) ResizeDomainDisk(ctx context.Context, name, dev string, bytes uint64) error {
-	err := f.domainChange("ResizeDomainDisk", name, fmt.Sprintf("%s %d bytes", dev, bytes), func(d *Domain) error {
+	err := f.domainChange("ResizeDomainDisk", name, fmt.Sprintf("%s %d bytes", dev, bytes), func(d *libvirt.Domain) error {
 		return requireActive(d)
 	}).err
 	if err != nil {
@@ -576,10 +577,4 @@ func xmlUUID(doc string) string {
 	return strings.ToLower(probe.UUID)
 }
 
-func randomUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return formatUUID(b)
-}
+func randomUUID() string { return uuid.NewString() }

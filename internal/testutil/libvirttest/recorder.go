@@ -1,8 +1,9 @@
-package libvirt
+package libvirttest
 
 import (
 	"context"
 	"fmt"
+	"github.com/deskvm/deskvm/internal/libvirt"
 	"sync"
 )
 
@@ -10,7 +11,7 @@ import (
 // (whether or not it succeeded), so a test against the real libvirtd can
 // assert "this apply changed nothing". Reads pass through unrecorded.
 type Recorder struct {
-	Client
+	libvirt.Client
 	mu    sync.Mutex
 	calls []Call
 	// Before, when set, runs before each changing call; a non-nil error is
@@ -21,7 +22,7 @@ type Recorder struct {
 }
 
 // NewRecorder wraps c.
-func NewRecorder(c Client) *Recorder { return &Recorder{Client: c} }
+func NewRecorder(c libvirt.Client) *Recorder { return &Recorder{Client: c} }
 
 // Changes returns the changing calls made so far, in order.
 func (r *Recorder) Changes() []Call {
@@ -55,7 +56,7 @@ func (r *Recorder) DefineDomain(ctx context.Context, xml string) error {
 	return r.record("DefineDomain", probe.Name, "", func() error { return r.Client.DefineDomain(ctx, xml) })
 }
 
-func (r *Recorder) UndefineDomain(ctx context.Context, name string, o UndefineOptions) error {
+func (r *Recorder) UndefineDomain(ctx context.Context, name string, o libvirt.UndefineOptions) error {
 	return r.record("UndefineDomain", name, fmt.Sprintf("%+v", o), func() error { return r.Client.UndefineDomain(ctx, name, o) })
 }
 
@@ -75,7 +76,7 @@ func (r *Recorder) SetAutostart(ctx context.Context, name string, on bool) error
 	return r.record("SetAutostart", name, fmt.Sprint(on), func() error { return r.Client.SetAutostart(ctx, name, on) })
 }
 
-func (r *Recorder) SetMemory(ctx context.Context, name string, kib uint64, s MemoryScope) error {
+func (r *Recorder) SetMemory(ctx context.Context, name string, kib uint64, s libvirt.MemoryScope) error {
 	return r.record("SetMemory", name, fmt.Sprintf("%d KiB", kib), func() error { return r.Client.SetMemory(ctx, name, kib, s) })
 }
 
@@ -103,8 +104,8 @@ func (r *Recorder) StopPool(ctx context.Context, name string) error {
 	return r.record("StopPool", name, "", func() error { return r.Client.StopPool(ctx, name) })
 }
 
-func (r *Recorder) CreateVolume(ctx context.Context, pool string, spec VolumeSpec) (Volume, error) {
-	var v Volume
+func (r *Recorder) CreateVolume(ctx context.Context, pool string, spec libvirt.VolumeSpec) (libvirt.Volume, error) {
+	var v libvirt.Volume
 	err := r.record("CreateVolume", pool+"/"+spec.Name, fmt.Sprintf("%d bytes", spec.Capacity), func() (err error) {
 		v, err = r.Client.CreateVolume(ctx, pool, spec)
 		return err
@@ -126,4 +127,18 @@ func (r *Recorder) ResizeDomainDisk(ctx context.Context, name, dev string, bytes
 	return r.record("ResizeDomainDisk", name, fmt.Sprintf("%s %d bytes", dev, bytes), func() error {
 		return r.Client.ResizeDomainDisk(ctx, name, dev, bytes)
 	})
+}
+
+// Changing reports whether a Client method changes anything in libvirt.
+// Recorder and Fake record exactly these.
+func Changing(method string) bool {
+	switch method {
+	case "DefineDomain", "UndefineDomain", "StartDomain", "ShutdownDomain",
+		"DestroyDomain", "SetAutostart", "SetMemory",
+		"DefineDirPool", "BuildPool", "StartPool", "SetPoolAutostart",
+		"UndefinePool", "StopPool",
+		"CreateVolume", "ResizeVolume", "DeleteVolume", "ResizeDomainDisk":
+		return true
+	}
+	return false
 }
