@@ -37,6 +37,8 @@ bench: deps
 
 generate:
 	$(GO) run ./cmd/deskvm config schema > docs/config.schema.json
+	$(GO) run ./cmd/deskvm nix-options > nix/options.nix
+	$(GO) test ./internal/cli -run 'TestConfigDocs|TestCLIDocs' -update
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -65,7 +65,7 @@ in
           count = mkOption {
             type = types.nullOr types.ints.unsigned;
             default = null;
-            defaultText = literalMD "computed by deskvm (see the description)";
+            defaultText = literalMD "0 (default) computes it";
             description = "Number of pages to reserve. 0 (default) computes it: the memory of all enabled VMs in pages of size, each VM rounded up to whole pages.";
           };
           onDemand = mkOption {
@@ -158,7 +158,7 @@ in
                 bus = mkOption {
                   type = types.nullOr (types.enum [ "virtio" "sata" "scsi" ]);
                   default = null;
-                  defaultText = literalMD "computed by deskvm (see the description)";
+                  defaultText = literalMD "virtio (default), sata (default for osType macos)";
                   description = "Disk bus: virtio (default), sata (default for osType macos), or scsi (virtio-scsi).";
                 };
               };
@@ -225,7 +225,7 @@ in
                 sharedMemoryMB = mkOption {
                   type = types.nullOr types.ints.unsigned;
                   default = null;
-                  defaultText = literalMD "computed by deskvm (see the description)";
+                  defaultText = literalMD "0 (default) computes it from width and height as Looking Glass documents";
                   description = "Size of the IVSHMEM device in MiB (a power of two). 0 (default) computes it from width and height as Looking Glass documents: two 32-bit frames plus 10 MiB, rounded up to a power of two.";
                 };
                 width = mkOption {

@@ -320,6 +320,9 @@ func lookup(v any, path string) (any, bool) {
 	return v, true
 }
 
+// defaultClause finds "0 (default) computes it", "sata (default for …)".
+var defaultClause = regexp.MustCompile(`[^,;:.]*\(default[^)]*\)[^,;:.]*`)
+
 var defaultSentence = regexp.MustCompile(`(?:^|\. )Default:? (.+?)\.(?:\s|$)`)
 
 // defaultOf classifies the default of path from the probes; description
@@ -344,6 +347,11 @@ func (ps *probeSet) defaultOf(path, description string) Default {
 	text := ""
 	if m := defaultSentence.FindStringSubmatch(description); m != nil {
 		text = m[1]
+	} else if cs := defaultClause.FindAllString(description, -1); cs != nil {
+		for i := range cs {
+			cs[i] = strings.TrimSpace(cs[i])
+		}
+		text = strings.Join(cs, ", ")
 	}
 	switch {
 	case derived:
