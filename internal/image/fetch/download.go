@@ -34,7 +34,11 @@ func (f *Fetcher) cached(ctx context.Context, c cache, src Source) (Result, bool
 		if err != nil {
 			return Result{}, false, fmt.Errorf("cache: %w", err)
 		}
-		if err := d.verify.Verify(); err != nil {
+		err = d.rejected(redact(src.URL))
+		if err == nil {
+			err = d.verify.Verify()
+		}
+		if err != nil {
 			f.log().Info("cached content fails verification, fetching again", "url", redact(src.URL), "err", err)
 			return Result{}, false, nil
 		}
@@ -113,7 +117,12 @@ func (d *download) run(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	for again := false; ; again = true {
-		if err := d.transfer(ctx); err != nil {
+		err := d.transfer(ctx)
+		if err == nil {
+			if err = d.dig.check(d.where); err == nil {
+				break
+			}
+		} else if !isContentError(err) {
 			var re *retryable
 			if !errors.As(err, &re) && ctx.Err() == nil && !isLocal(err) {
 				// A permanent answer (404, 403): the partial file
@@ -121,10 +130,6 @@ func (d *download) run(ctx context.Context) (Result, error) {
 				d.discard()
 			}
 			return Result{}, err
-		}
-		err := d.dig.check(d.where)
-		if err == nil {
-			break
 		}
 		if d.resumed && !again {
 			// A server that changed the file but not its validator
@@ -345,6 +350,10 @@ func (s *sink) Write(p []byte) (int, error) {
 	if n > 0 {
 		_, _ = s.d.dig.Write(p[:n])
 		s.d.n += int64(n)
+		if err := s.d.dig.rejected(s.d.where); err != nil {
+			s.err = err
+			return n, err
+		}
 		s.d.prog.add(s.d.n)
 		if s.d.f.written != nil {
 			s.d.f.written(s.d.n)

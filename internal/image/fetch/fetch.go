@@ -72,6 +72,8 @@ type Source struct {
 // Verifier checks content that streams through it (for example SHA-256
 // digests of fixed chunks listed in a chunklist).
 type Verifier interface {
+	// Write sees the content in order. An error rejects the content at
+	// once (a long download stops early).
 	io.Writer
 	// Verify is called after the last byte; a non-nil error rejects the
 	// content, which is then not kept.
@@ -136,6 +138,23 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("hash mismatch for %s: expected %s %s, got %s", e.Where, e.Algo, e.Expected, e.Got)
+}
+
+// VerifyError is returned when a Source's Verifier rejects the content.
+type VerifyError struct {
+	Where string
+	Err   error
+}
+
+func (e *VerifyError) Error() string { return fmt.Sprintf("verify %s: %v", e.Where, e.Err) }
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// isContentError tells a wrong file (mismatch, rejected by a Verifier)
+// from a failed transfer.
+func isContentError(err error) bool {
+	var m *MismatchError
+	var v *VerifyError
+	return errors.As(err, &m) || errors.As(err, &v)
 }
 
 // Fetch makes src available locally and returns where it is and its
@@ -255,6 +274,7 @@ type digests struct {
 	sha256 hash.Hash
 	sha512 hash.Hash // nil unless src.SHA512
 	verify Verifier  // nil unless src.Verify
+	verr   error     // the Verifier's first Write error
 	w      io.Writer
 }
 
@@ -267,7 +287,7 @@ func newDigests(src *Source) *digests {
 	}
 	if src.Verify != nil {
 		d.verify = src.Verify()
-		ws = append(ws, d.verify)
+		ws = append(ws, verifyWriter{d})
 	}
 	d.w = ws[0]
 	if len(ws) > 1 {
@@ -277,6 +297,27 @@ func newDigests(src *Source) *digests {
 }
 
 func (d *digests) Write(p []byte) (int, error) { return d.w.Write(p) }
+
+// verifyWriter keeps the Verifier's first error and never fails the
+// write, so the digests always see every byte.
+type verifyWriter struct{ d *digests }
+
+func (v verifyWriter) Write(p []byte) (int, error) {
+	if v.d.verr == nil {
+		if _, err := v.d.verify.Write(p); err != nil {
+			v.d.verr = err
+		}
+	}
+	return len(p), nil
+}
+
+// rejected is the Verifier's early verdict, if any.
+func (d *digests) rejected(where string) error {
+	if d.verr != nil {
+		return &VerifyError{Where: where, Err: d.verr}
+	}
+	return nil
+}
 
 func (d *digests) sum256() string { return hex.EncodeToString(d.sha256.Sum(nil)) }
 
@@ -295,9 +336,12 @@ func (d *digests) check(where string) error {
 	if got := d.sum512(); d.src.SHA512 != "" && got != d.src.SHA512 {
 		return &MismatchError{Where: where, Algo: "sha512", Expected: d.src.SHA512, Got: got}
 	}
+	if err := d.rejected(where); err != nil {
+		return err
+	}
 	if d.verify != nil {
 		if err := d.verify.Verify(); err != nil {
-			return fmt.Errorf("verify %s: %w", where, err)
+			return &VerifyError{Where: where, Err: err}
 		}
 	}
 	return nil

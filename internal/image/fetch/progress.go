@@ -77,6 +77,7 @@ func (p *progress) start(what string, total, done int64) {
 			progressbar.OptionSetDescription(p.name),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
