@@ -12,6 +12,8 @@ PKGS=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients ovmf
   # Windows-layout fixtures (wimtools, genisoimage/xorriso), boot stand-ins
   mmdebstrap gdisk dosfstools mtools grub-efi-amd64-bin e2fsprogs
   wimtools genisoimage xorriso systemd-boot-efi
+  # the seed tests read cloud-init's YAML with PyYAML, as cloud-init does
+  python3-yaml
   # NixOS module: evaluated with Nix 2.8 against ../shared/nixpkgs-lib
   nix-bin
   # OCR development corpus: GTK dialogs and terminals on Xvfb
