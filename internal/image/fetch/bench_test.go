@@ -43,7 +43,7 @@ func newHashBench(tb testing.TB, size int64) hashBench {
 	if err := fh.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	d, _, err := hashFile(context.Background(), file, &Source{})
+	d, _, err := hashFile(context.Background(), file, &Source{}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

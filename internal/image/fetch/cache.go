@@ -99,7 +99,7 @@ func (c cache) blob(ctx context.Context, hex string) (blobRecord, bool, error) {
 		return rec, true, nil
 	}
 	// Unknown or changed since it was verified: hash it again.
-	d, size, err := hashFile(ctx, p, &Source{SHA256: hex})
+	d, size, err := hashFile(ctx, p, &Source{SHA256: hex}, nil)
 	if err != nil {
 		return blobRecord{}, false, fmt.Errorf("cache: %w", err)
 	}
@@ -122,19 +122,43 @@ func (c cache) blob(ctx context.Context, hex string) (blobRecord, bool, error) {
 	return rec, true, nil
 }
 
-// hashFile streams a file through the digests src asks for.
-func hashFile(ctx context.Context, path string, src *Source) (*digests, int64, error) {
+// hashFile streams a file through the digests src asks for; p, when not
+// nil, shows how far it is.
+func hashFile(ctx context.Context, path string, src *Source, p *progress) (*digests, int64, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer fh.Close()
 	d := newDigests(src)
-	n, err := io.CopyBuffer(d, ctxReader{ctx, fh}, make([]byte, copyBufSize))
+	var r io.Reader = ctxReader{ctx, fh}
+	if p != nil {
+		if fi, err := fh.Stat(); err == nil {
+			p.begin("hashing", path, fi.Size(), 0)
+		}
+		r = &progressReader{r: r, p: p}
+	}
+	n, err := io.CopyBuffer(d, r, make([]byte, copyBufSize))
 	if err != nil {
 		return nil, 0, fmt.Errorf("hash %s: %w", path, err)
 	}
+	if p != nil {
+		p.finish(n)
+	}
 	return d, n, nil
+}
+
+type progressReader struct {
+	r io.Reader
+	p *progress
+	n int64
+}
+
+func (pr *progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	pr.n += int64(n)
+	pr.p.add(pr.n)
+	return n, err
 }
 
 // readJSON reads a record; a missing or unreadable one is an error the
@@ -183,7 +207,12 @@ func (c cache) addURL(rec *blobRecord, u string) error {
 			return err
 		}
 	}
-	return writeJSON(c.urlPath(u), urlRecord{URL: u, SHA256: rec.SHA256})
+	want := urlRecord{URL: u, SHA256: rec.SHA256}
+	var have urlRecord
+	if readJSON(c.urlPath(u), &have) == nil && have == want {
+		return nil // a cache hit writes nothing
+	}
+	return writeJSON(c.urlPath(u), want)
 }
 
 // lock takes an exclusive flock on path, waiting for another deskvm that

@@ -30,7 +30,7 @@ func (f *Fetcher) cached(ctx context.Context, c cache, src Source) (Result, bool
 		return Result{}, false, nil
 	}
 	if src.Verify != nil {
-		d, _, err := hashFile(ctx, c.blobPath(hex), &Source{Verify: src.Verify})
+		d, _, err := hashFile(ctx, c.blobPath(hex), &Source{Verify: src.Verify}, nil)
 		if err != nil {
 			return Result{}, false, fmt.Errorf("cache: %w", err)
 		}
@@ -263,8 +263,19 @@ func (d *download) attempt(ctx context.Context) error {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", d.n))
 		req.Header.Set("If-Range", d.validator)
 	}
+	// The stall timer covers the wait for the answer too: a server that
+	// accepts and then says nothing is a stalled attempt.
+	stall := d.f.StallTimeout
+	if stall <= 0 {
+		stall = time.Minute
+	}
+	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
 	resp, err := d.f.client().Do(req)
 	if err != nil {
+		if errors.Is(context.Cause(actx), errStalled) {
+			return &retryable{fmt.Errorf("GET %s: no answer for %s", d.where, stall)}
+		}
 		return &retryable{fmt.Errorf("GET %s: %w", d.where, err)}
 	}
 	defer resp.Body.Close()
@@ -307,12 +318,7 @@ func (d *download) attempt(ctx context.Context) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	d.prog.start(d.where, d.total, d.n)
-	stall := d.f.StallTimeout
-	if stall <= 0 {
-		stall = time.Minute
-	}
-	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
-	defer watchdog.Stop()
+	watchdog.Reset(stall)
 	s := &sink{d: d}
 	_, err = io.CopyBuffer(s, &watchedReader{r: resp.Body, t: watchdog, stall: stall}, make([]byte, copyBufSize))
 	switch {

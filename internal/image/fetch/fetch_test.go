@@ -339,6 +339,20 @@ func TestFetchStalledConnectionIsResumed(t *testing.T) {
 	if got := srv.requests()[1].Get("Range"); got != "bytes=1048576-" {
 		t.Errorf("after the stall: Range %q", got)
 	}
+
+	// A server that accepts and never answers is retried too.
+	srv2 := newTestServer(t, content)
+	srv2.failNext = []int{hang}
+	f = newFetcher(t)
+	f.StallTimeout = 300 * time.Millisecond
+	r, err = f.Fetch(context.Background(), "image", Source{URL: srv2.URL + "/img", SHA256: sha256Hex(content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, r, content)
+	if n := len(srv2.requests()); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
 }
 
 func TestFetchSendsHeadersAndPinsBySHA512(t *testing.T) {
@@ -449,6 +463,8 @@ func TestCorruptCacheEntryIsFetchedAgain(t *testing.T) {
 
 func TestFetchPath(t *testing.T) {
 	f := newFetcher(t)
+	var out bytes.Buffer
+	f.Progress = &out
 	p := filepath.Join(t.TempDir(), "local.qcow2")
 	content := randomBytes(t, 100000)
 	if err := os.WriteFile(p, content, 0o644); err != nil {
@@ -461,9 +477,16 @@ func TestFetchPath(t *testing.T) {
 	if r.Path != p || r.SHA256 != sha256Hex(content) || r.Size != int64(len(content)) || r.Cached {
 		t.Fatalf("first: %+v", r)
 	}
+	if !strings.HasPrefix(out.String(), "image: hashing "+p+" (97.7 KiB)\nimage: done, 97.7 KiB in ") {
+		t.Errorf("progress: %q", out.String())
+	}
+	out.Reset()
 	r, err = f.Fetch(context.Background(), "image", Source{Path: p, SHA256: sha256Hex(content)})
 	if err != nil || !r.Cached || r.SHA256 != sha256Hex(content) {
 		t.Fatalf("second: %+v, %v", r, err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("a cached digest printed %q", out.String())
 	}
 	// Changed content with a new mtime: hashed again.
 	changed := append(content[:len(content):len(content)], 'x')

@@ -34,10 +34,11 @@ func (f *Fetcher) fetchPath(ctx context.Context, c cache, name string, src Sourc
 	}
 	// Not known, or known with a digest other than the pinned one: hash
 	// it now (the file may have changed without a new mtime).
+	var p *progress
 	if name != "" {
-		newProgress(f.Progress, name).note("hashing " + abs)
+		p = newProgress(f.Progress, name)
 	}
-	d, n, err := hashFile(ctx, abs, &src)
+	d, n, err := hashFile(ctx, abs, &src, p)
 	if err != nil {
 		return Result{}, err
 	}

@@ -51,7 +51,10 @@ func (p *progress) note(msg string) {
 
 // start begins a transfer of total bytes (-1: unknown) of which done are
 // there already.
-func (p *progress) start(what string, total, done int64) {
+func (p *progress) start(what string, total, done int64) { p.begin("downloading", what, total, done) }
+
+// begin starts a bar or plain lines for verb ("downloading", "hashing").
+func (p *progress) begin(verb, what string, total, done int64) {
 	if p.w == nil {
 		return
 	}
@@ -64,9 +67,9 @@ func (p *progress) start(what string, total, done int64) {
 	case done > 0 && total > 0:
 		fmt.Fprintf(p.w, "%s: resuming %s at %s of %s\n", p.name, what, formatBytes(done), formatBytes(total))
 	case total > 0:
-		fmt.Fprintf(p.w, "%s: downloading %s (%s)\n", p.name, what, formatBytes(total))
+		fmt.Fprintf(p.w, "%s: %s %s (%s)\n", p.name, verb, what, formatBytes(total))
 	default:
-		fmt.Fprintf(p.w, "%s: downloading %s\n", p.name, what)
+		fmt.Fprintf(p.w, "%s: %s %s\n", p.name, verb, what)
 	}
 	if p.tty {
 		if p.bar != nil {

@@ -24,7 +24,7 @@ type testServer struct {
 	dropNext int64 // next request: cut the connection after this many body bytes
 	holdNext int64 // next request: stop sending after this many bytes until released
 	hold     chan struct{}
-	failNext []int // next requests answer with these status codes
+	failNext []int // next requests answer with these status codes (or hang)
 	reqs     []http.Header
 	sent     int64 // body bytes written over all requests
 }
@@ -38,6 +38,9 @@ func newTestServer(t testing.TB, content []byte) *testServer {
 	})
 	return s
 }
+
+// hang in failNext: the request gets no answer until the test ends.
+const hang = -1
 
 func (s *testServer) release() {
 	s.mu.Lock()
@@ -60,6 +63,10 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 		fail, s.failNext = s.failNext[0], s.failNext[1:]
 	}
 	s.mu.Unlock()
+	if fail == hang {
+		<-s.hold // accept, then say nothing
+		return
+	}
 	if fail != 0 {
 		http.Error(w, http.StatusText(fail), fail)
 		return
