@@ -71,11 +71,15 @@ func exercise(im *Image) {
 			f.ReadAt(b, f.Size()-1)
 		}
 	}
+	// A directory may hold itself (a hostile image): bound the walk by
+	// the number of listings, not only by depth.
+	budget := 30
 	var list func(p string, depth int)
 	list = func(p string, depth int) {
-		if depth > 3 {
+		if depth > 3 || budget == 0 {
 			return
 		}
+		budget--
 		es, err := im.ReadDir(p)
 		if err != nil {
 			return
