@@ -282,14 +282,17 @@ func (d *download) attempt(ctx context.Context) error {
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		start, _, total, err := parseContentRange(resp.Header.Get("Content-Range"))
-		if err != nil || start != d.n || d.n == 0 {
+		if err != nil || start != d.n {
 			if rerr := d.reset(); rerr != nil {
 				return rerr
 			}
 			return &retryable{fmt.Errorf("GET %s: asked for bytes from %d, got Content-Range %q", d.where, d.n, resp.Header.Get("Content-Range"))}
 		}
 		d.total = total
-		d.f.log().Debug("resuming download", "url", d.where, "from", d.n)
+		if d.n > 0 {
+			d.resumed = true
+			d.f.log().Debug("resuming download", "url", d.where, "from", d.n)
+		}
 	case http.StatusOK:
 		if d.n > 0 {
 			// No range support, or the validator no longer matches.

@@ -283,6 +283,36 @@ func TestFetchResumeOfChangedFileWithSameETagStartsOver(t *testing.T) {
 	}
 }
 
+func TestFetchFileChangedDuringResumeWithSameETag(t *testing.T) {
+	// The connection drops at 1 MiB; before the resume the file changes
+	// on the server, its ETag does not. The resumed bytes mismatch, and
+	// one whole download repairs it within the same Fetch.
+	old := randomBytes(t, testSize)
+	fresh := randomBytes(t, testSize)
+	srv := newTestServer(t, old)
+	srv.dropNext = 1 << 20
+	f := newFetcher(t)
+	var once sync.Once
+	f.written = func(n int64) {
+		if n >= 1<<20 {
+			once.Do(func() {
+				srv.mu.Lock()
+				srv.content = fresh
+				srv.mu.Unlock()
+			})
+		}
+	}
+	r, err := f.Fetch(context.Background(), "image", Source{URL: srv.URL + "/img", SHA256: sha256Hex(fresh)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, r, fresh)
+	reqs := srv.requests()
+	if len(reqs) != 3 || reqs[1].Get("Range") != "bytes=1048576-" || reqs[2].Get("Range") != "" {
+		t.Errorf("want cut, resume, whole download; got %d requests", len(reqs))
+	}
+}
+
 func TestFetchHTTPErrors(t *testing.T) {
 	content := randomBytes(t, 1000)
 	t.Run("404 is final", func(t *testing.T) {
