@@ -19,7 +19,7 @@
           src = self;
           # The hash of `go mod vendor`; a test in `make test`
           # (internal/nixos TestFlakeVendorHash) recomputes it.
-          vendorHash = "sha256-CVApaNDTYGuhinNEOdaxej+m8Kq63dqXn8/siE9Fy1o=";
+          vendorHash = "sha256-JKLJeiwU8r840Dww3Ogaf64s94d0oQc7hHqObbwFJBY=";
           subPackages = [ "cmd/deskvm" ];
           env.CGO_ENABLED = 0;
           ldflags = [ "-s" "-w" "-X github.com/deskvm/deskvm/internal/cli.version=${version}" ];

@@ -69,7 +69,7 @@ func TestMachineGolden(t *testing.T) {
 }
 
 // QEMU starts with the whole macOS device set (TCG, blank stand-ins for
-// the OpenCore, installer and target disks) and lists every device in its
+// the OpenCore and target disks, a real installer disk) and lists every device in its
 // tree; the reference's "-smp 1,cores=N" is refused by the same QEMU.
 func TestMachineStartsInQEMU(t *testing.T) {
 	bin := testutil.RequiresQEMU(t)
@@ -100,7 +100,10 @@ func TestMachineStartsInQEMU(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
-	if err := os.WriteFile(s.Installer, make([]byte, 1<<20), 0o644); err != nil {
+	dmg := makeDMG(1 << 20)
+	os.WriteFile(filepath.Join(dir, "BaseSystem.dmg"), dmg, 0o644)
+	os.WriteFile(filepath.Join(dir, "BaseSystem.chunklist"), makeChunklist(t, dmg, 1<<19, SignatureRSA2048, signingKey(t)), 0o644)
+	if err := WriteRecoveryDisk(s.Installer, filepath.Join(dir, "BaseSystem.dmg"), filepath.Join(dir, "BaseSystem.chunklist")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := Machine(s)

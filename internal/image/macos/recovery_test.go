@@ -1,6 +1,7 @@
 package macos
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deskvm/deskvm/internal/image/fetch"
+	"github.com/deskvm/deskvm/internal/testutil"
 )
 
 // fakeRecovery serves the recovery protocol as macrecovery.py speaks it:
@@ -157,5 +161,51 @@ func TestLookupRelease(t *testing.T) {
 			t.Errorf("bad table row %+v", r)
 		}
 		seen[r.Name] = true
+	}
+}
+
+// The installer disk is a GPT disk whose FAT32 partition holds
+// com.apple.recovery.boot with the two files, as mtools and fsck.fat see it.
+func TestWriteRecoveryDisk(t *testing.T) {
+	mcopy := testutil.RequiresCommand(t, "mtype")
+	fsck := testutil.RequiresCommand(t, "fsck.fat")
+	dir := t.TempDir()
+	dmg := makeDMG(3 << 20)
+	cnkl := makeChunklist(t, dmg, 1<<20, SignatureRSA2048, signingKey(t))
+	os.WriteFile(filepath.Join(dir, "BaseSystem.dmg"), dmg, 0o644)
+	os.WriteFile(filepath.Join(dir, "BaseSystem.chunklist"), cnkl, 0o644)
+	disk := filepath.Join(dir, "recovery.img")
+	if err := WriteRecoveryDisk(disk, filepath.Join(dir, "BaseSystem.dmg"), filepath.Join(dir, "BaseSystem.chunklist")); err != nil {
+		t.Fatal(err)
+	}
+	img := disk + "@@1M" // the partition starts at sector 2048
+	for name, want := range map[string][]byte{"BaseSystem.dmg": dmg, "BaseSystem.chunklist": cnkl} {
+		got, err := exec.Command(mcopy, "-i", img, "::/"+RecoveryFolder+"/"+name).Output()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s on the disk: %v (%d bytes, want %d)", name, err, len(got), len(want))
+		}
+	}
+	part := filepath.Join(dir, "part.img")
+	raw, _ := os.ReadFile(disk)
+	os.WriteFile(part, raw[1<<20:], 0o644)
+	// go-diskfs v1.9.4 leaves two things fsck.fat mentions and that no
+	// reader of the files minds: the FSInfo free-cluster count unset
+	// (0xFFFFFFFF, "unknown", which the spec allows) and the ".." entry
+	// of a directory in the root pointing at the root's cluster instead
+	// of 0. Anything else is a failure.
+	out, _ := exec.Command(fsck, "-n", part).CombinedOutput()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "", strings.HasPrefix(line, "fsck.fat "), line == "/"+RecoveryFolder,
+			strings.HasPrefix(line, "Invalid '..' entry in the second slot"),
+			strings.HasPrefix(line, "Free cluster summary uninitialized"),
+			line == "Leaving filesystem unchanged.", strings.HasPrefix(line, part+": 4 files"):
+		default:
+			t.Errorf("fsck.fat: %s\n%s", line, out)
+		}
+	}
+	if _, err := os.Stat(disk + ".tmp"); err == nil {
+		t.Error("temporary file left")
 	}
 }
