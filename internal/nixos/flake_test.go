@@ -186,3 +186,52 @@ func TestImageFunctionsWriteRecipes(t *testing.T) {
 		})
 	}
 }
+
+// TestImageFunctionsBuildDerivation: with pkgs the functions give a
+// derivation that needs KVM, runs deskvm image build on the recipe, and
+// hands deskvm Nix-fetched paths instead of URLs (stub pkgs record what
+// the functions ask nixpkgs for).
+func TestImageFunctionsBuildDerivation(t *testing.T) {
+	testutil.RequiresNix(t)
+	lib := testutil.NixpkgsLib(t)
+	expr := `let
+  lib = import ` + lib + `;
+  stub = name: attrs: { type = "derivation"; inherit name; outPath = "/nix/store/00000000000000000000000000000000-${name}"; } // attrs;
+  pkgs = {
+    fetchurl = a: stub "fetched-${baseNameOf a.url}" { inherit (a) url sha256; };
+    runCommand = name: env: script: stub name { inherit env script; };
+  };
+  images = import ` + filepath.Join(repoRoot(t), "nix", "images.nix") + ` { inherit lib pkgs; deskvm = stub "deskvm" { }; };
+  d = images.mkLinuxImage { name = "dev"; cloudImage = { url = "https://example.org/debian.qcow2"; sha256 = "abcd"; }; hostname = "dev"; };
+in {
+  inherit (d) name script;
+  features = d.env.requiredSystemFeatures;
+  buildRecipe = builtins.fromJSON d.env.buildRecipe;
+  recipe = d.env.passthru.recipe;
+}`
+	cmd := testutil.NixCommand(t, "nix-instantiate", "--eval", "--strict", "--json", "--expr", expr)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	var got struct {
+		Name        string         `json:"name"`
+		Script      string         `json:"script"`
+		Features    []string       `json:"features"`
+		BuildRecipe map[string]any `json:"buildRecipe"`
+		Recipe      map[string]any `json:"recipe"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "deskvm-image-dev" || !reflect.DeepEqual(got.Features, []string{"kvm"}) || !strings.Contains(got.Script, `deskvm image build recipe.json --out "$out"`) {
+		t.Errorf("derivation: %+v", got)
+	}
+	if want := map[string]any{"path": "/nix/store/00000000000000000000000000000000-fetched-debian.qcow2"}; !reflect.DeepEqual(got.BuildRecipe["cloudImage"], want) {
+		t.Errorf("build recipe's cloudImage %v, want the fetched path %v", got.BuildRecipe["cloudImage"], want)
+	}
+	if want := map[string]any{"url": "https://example.org/debian.qcow2", "sha256": "abcd"}; !reflect.DeepEqual(got.Recipe["cloudImage"], want) {
+		t.Errorf("passthru recipe's cloudImage %v, want the URL form", got.Recipe["cloudImage"])
+	}
+}
