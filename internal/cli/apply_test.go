@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"libvirt.org/go/libvirtxml"
+
 	"github.com/deskvm/deskvm/internal/domainxml"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil"
 	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
-	"libvirt.org/go/libvirtxml"
 )
 
 // rcEnv runs plan/apply in-process against the real libvirtd, confined to

@@ -16,6 +16,7 @@ import (
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/secret"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 func init() { register("config", newConfigCmd) }
@@ -105,7 +106,7 @@ func runConfigValidate(ctx context.Context, g *globalOptions, o *configValidateO
 }
 
 // hostProblems runs the host checks: warnings, or errors with --host.
-func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOptions, cfg *config.Config, src *config.Source) config.Problems {
+func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOptions, cfg *config.Config, src *yamlsrc.Doc) yamlsrc.Problems {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	dial := o.dial
@@ -114,11 +115,11 @@ func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOption
 	}
 	facts, err := factsProbe(cfg.Connect, o.probe, dial)(ctx)
 	if err != nil {
-		p := config.Problem{File: src.Name, Message: fmt.Sprintf("host checks skipped: probe host: %v", err), Severity: config.SeverityWarning}
+		p := yamlsrc.Problem{File: src.Name, Message: fmt.Sprintf("host checks skipped: probe host: %v", err), Severity: yamlsrc.SeverityWarning}
 		if o.host {
-			p.Severity = config.SeverityError
+			p.Severity = yamlsrc.SeverityError
 		}
-		return config.Problems{p}
+		return yamlsrc.Problems{p}
 	}
 	warnUnknownFacts(g.stderr, cfg.Connect, facts)
 	ps := src.Locate(config.CheckHost(cfg, facts))
@@ -205,13 +206,13 @@ func configPath(g *globalOptions) (string, error) {
 // loadConfigProblems loads the config file (-f, "-" for stdin). Problems in
 // the file come back as problems with the partial config, so callers can
 // report them with the rest; err is for a file that cannot be read.
-func loadConfigProblems(g *globalOptions) (*config.Config, *config.Source, config.Problems, error) {
+func loadConfigProblems(g *globalOptions) (*config.Config, *yamlsrc.Doc, yamlsrc.Problems, error) {
 	path, err := configPath(g)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var cfg *config.Config
-	var src *config.Source
+	var src *yamlsrc.Doc
 	if path == "-" {
 		data, rerr := io.ReadAll(g.stdin)
 		if rerr != nil {
@@ -222,11 +223,11 @@ func loadConfigProblems(g *globalOptions) (*config.Config, *config.Source, confi
 		cfg, src, err = config.LoadFile(path)
 	}
 	if err != nil {
-		var ce *config.Error
-		if !errors.As(err, &ce) {
+		var ps yamlsrc.Problems
+		if !errors.As(err, &ps) {
 			return nil, nil, nil, err
 		}
-		return cfg, src, ce.Problems, nil
+		return cfg, src, ps, nil
 	}
 	return cfg, src, nil, nil
 }
@@ -236,7 +237,7 @@ func loadConfigProblems(g *globalOptions) (*config.Config, *config.Source, confi
 // the file and of validation come back together with file positions; cfg
 // is nil when the file could not be parsed at all, err is for a file that
 // cannot be read.
-func loadCheckedConfig(g *globalOptions) (*config.Config, *config.Source, config.Problems, error) {
+func loadCheckedConfig(g *globalOptions) (*config.Config, *yamlsrc.Doc, yamlsrc.Problems, error) {
 	cfg, src, ps, err := loadConfigProblems(g)
 	if err != nil || cfg == nil {
 		return cfg, src, ps, err
@@ -269,8 +270,8 @@ func applyGlobalOverrides(g *globalOptions, cfg *config.Config) {
 
 // printProblems writes one line per problem, in file order, as
 // FILE:LINE:COL: SEVERITY: PATH: MESSAGE (the form editors jump to).
-func printProblems(w io.Writer, ps config.Problems) {
-	ps = append(config.Problems(nil), ps...)
+func printProblems(w io.Writer, ps yamlsrc.Problems) {
+	ps = append(yamlsrc.Problems(nil), ps...)
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := ps[i].Pos, ps[j].Pos
 		if a.Line != b.Line {

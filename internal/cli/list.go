@@ -103,7 +103,7 @@ func buildListRows(cfg *config.Config, doms []libvirt.Domain, prefix string) []l
 			if !ok {
 				r.Status = vmctl.Status{Name: name, State: "undefined"}
 				if vm != nil {
-					r.MaxMemory, r.CurrentMemory, r.VCPUs = vm.MemoryBytes(), vm.CurrentMemoryBytes(), vm.VCPUs
+					r.MaxMemory, r.CurrentMemory, r.VCPUs = vm.Memory.Bytes(), vm.CurrentMemory.Bytes(), vm.VCPUs
 					r.Autostart = vm.AutoStart != nil && *vm.AutoStart
 				}
 				r.Note = "not defined; run deskvm apply"

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskvm/deskvm/internal/libvirt"
+	"github.com/deskvm/deskvm/internal/units"
 	"github.com/deskvm/deskvm/internal/vmctl"
 )
 
@@ -102,10 +103,12 @@ memory at boot.`,
 		Args: cobra.ExactArgs(1),
 	}
 	return verbCommand(g, d, name, cmd, func(ctx context.Context, s *vmSession, args []string) error {
-		size, err := vmctl.ParseSize(args[0])
+		// The same sizes as the config's memory option (512M, 1536M; not 1.5G).
+		sz, err := units.ParseSize(args[0])
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("setmem %s: %w", args[0], err)}
 		}
+		size := sz.Bytes()
 		before, err := vmctl.SetMem(ctx, s.lv, name, size)
 		var refused *vmctl.RefusedError
 		if errors.As(err, &refused) {

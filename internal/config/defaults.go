@@ -8,22 +8,28 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 // Defaults that do not depend on the profile.
 const (
 	DefaultConnect            = "qemu:///system"
-	DefaultHugepageSize       = "2M"
 	DefaultStoragePool        = "default"
 	DefaultStoragePath        = "/var/lib/libvirt/images"
-	DefaultMemory             = "4G"
 	DefaultVCPUs              = 2
-	DefaultDiskSize           = "64G"
 	DefaultNetwork            = "default"
 	DefaultListen             = "127.0.0.1"
 	DefaultStatsInterval      = 5
 	DefaultLookingGlassWidth  = 1920
 	DefaultLookingGlassHeight = 1080
+)
+
+// Size defaults.
+var (
+	DefaultHugepageSize = units.MustParseSize("2M")
+	DefaultMemory       = units.MustParseSize("4G")
+	DefaultDiskSize     = units.MustParseSize("64G")
 )
 
 // profileDefaults is the seed's profile table.
@@ -131,7 +137,7 @@ func LookingGlassMemoryMB(width, height int) int {
 	if width <= 0 || height <= 0 || width > maxLookingGlassSide || height > maxLookingGlassSide {
 		return 0
 	}
-	need := (uint64(width)*uint64(height)*4*2 + 10*mib + mib - 1) / mib
+	need := (uint64(width)*uint64(height)*4*2 + 10*units.MiB + units.MiB - 1) / units.MiB
 	size := 1
 	for uint64(size) < need {
 		size *= 2
@@ -188,28 +194,6 @@ func (c *Config) VMNames() []string {
 // Enabled reports whether the VM is to be defined (unset means yes).
 func (vm *VM) Enabled() bool { return vm.Enable == nil || *vm.Enable }
 
-// MemoryBytes is memory in bytes; 0 when it does not parse (Validate says why).
-func (vm *VM) MemoryBytes() uint64 { return sizeOr0(vm.Memory) }
-
-// CurrentMemoryBytes is currentMemory in bytes (memory when unset).
-func (vm *VM) CurrentMemoryBytes() uint64 {
-	if vm.CurrentMemory == "" {
-		return vm.MemoryBytes()
-	}
-	return sizeOr0(vm.CurrentMemory)
-}
-
-// DiskSizeBytes is diskSize in bytes; 0 when it does not parse.
-func (vm *VM) DiskSizeBytes() uint64 { return sizeOr0(vm.DiskSize) }
-
-func sizeOr0(s string) uint64 {
-	n, err := ParseSize(s)
-	if err != nil {
-		return 0
-	}
-	return n
-}
-
 // PinnedCPUs is the parsed cpuPinning list, one CPU set per vCPU; nil for
 // no pinning or "auto".
 func (vm *VM) PinnedCPUs() ([][]int, error) {
@@ -254,13 +238,8 @@ func (c *Config) UsesHugepages() bool {
 	return c.Hugepages.Enable != nil && *c.Hugepages.Enable
 }
 
-// HugepageSizeBytes is hugepages.size in bytes (2M when unset or invalid).
-func (c *Config) HugepageSizeBytes() uint64 {
-	if n, err := ParseSize(c.Hugepages.Size); err == nil && n > 0 {
-		return n
-	}
-	return 2 * mib
-}
+// HugepageSizeBytes is hugepages.size in bytes (after FillDefaults).
+func (c *Config) HugepageSizeBytes() uint64 { return c.Hugepages.Size.Bytes() }
 
 // HugepageCount is hugepages.count, or when that is 0 the pages the
 // enabled VMs need: each VM's memory rounded up to whole pages (a VM
@@ -273,19 +252,20 @@ func (c *Config) HugepageCount() int {
 	return c.HugepagesFor(c.EnabledVMs())
 }
 
-// HugepagesFor is the number of pages of hugepages.size the named VMs need.
+// HugepagesFor is the number of pages of hugepages.size the named VMs
+// need (after FillDefaults; 0 for a page size of 0, which Validate reports).
 func (c *Config) HugepagesFor(names []string) int {
 	size := c.HugepageSizeBytes()
+	if size == 0 {
+		return 0
+	}
 	total := 0
 	for _, name := range names {
 		vm := c.VMs[name]
 		if vm == nil {
 			continue
 		}
-		mem := vm.MemoryBytes()
-		if vm.Memory == "" {
-			mem = sizeOr0(DefaultMemory)
-		}
+		mem := vm.Memory.Bytes()
 		total += int((mem + size - 1) / size)
 	}
 	return total

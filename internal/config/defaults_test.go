@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 func mustLoad(t *testing.T, doc string) *Config {
@@ -61,13 +63,13 @@ func TestProfileDefaultsAreOverridable(t *testing.T) {
 func TestFixedDefaults(t *testing.T) {
 	c := mustLoad(t, "defaultStoragePool: fast\nvms:\n  a: {}\n  mac: {osType: macos}\n  lg: {display: looking-glass}\n  off: {network: none}\n")
 	FillDefaults(c)
-	if c.Connect != "qemu:///system" || c.Accelerator != AcceleratorKVM || c.Hugepages.Size != "2M" ||
+	if c.Connect != "qemu:///system" || c.Accelerator != AcceleratorKVM || c.Hugepages.Size.String() != "2M" ||
 		c.DefaultStoragePath != "/var/lib/libvirt/images" || !*c.Enable || *c.FirewallPorts.Spice || *c.FirewallPorts.VNC {
 		t.Errorf("global defaults: %+v", c)
 	}
 	a := c.VMs["a"]
 	want := VM{
-		Enable: a.Enable, UUID: UUIDFor("a"), Memory: "4G", CurrentMemory: "4G", VCPUs: 2, DiskSize: "64G",
+		Enable: a.Enable, UUID: UUIDFor("a"), Memory: units.MustParseSize("4G"), CurrentMemory: units.MustParseSize("4G"), VCPUs: 2, DiskSize: units.MustParseSize("64G"),
 		StoragePool: "fast", Disk: Disk{Bus: "virtio"}, Display: DisplaySpice, Graphics: Graphics{Listen: "127.0.0.1"},
 		OSType: OSLinux, Accelerator: AcceleratorKVM, Firmware: FirmwareUEFI, AutoStart: a.AutoStart,
 		Memballoon: a.Memballoon, Network: "default", MACAddress: MACFor("a"),

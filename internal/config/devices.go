@@ -3,13 +3,14 @@ package config
 import (
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"reflect"
 	"sort"
 	"strings"
 
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // deviceElements are the element names libvirt accepts in <devices>,
@@ -33,28 +34,15 @@ var renderedOnce = map[string]string{
 	"emulator":   "accelerator",
 }
 
-// DeviceProblem is one problem of an extraDevices text: Line is the line
-// within the text (1-based, 0 when unknown).
-type DeviceProblem struct {
-	Line    int
-	Message string
-}
-
-func (p DeviceProblem) String() string {
-	if p.Line > 0 {
-		return innerLinePrefix(p.Line) + p.Message
-	}
-	return p.Message
-}
-
 // CheckExtraDevices checks that s is well-formed XML made of libvirt device
-// elements that libvirtxml can read, and reports each problem with its
-// line within s.
-func CheckExtraDevices(s string) []DeviceProblem {
+// elements that libvirtxml can read, and reports each problem at path
+// with its line within s (Problem.InnerLine; Doc.Locate turns it into the
+// line of the file when it can).
+func CheckExtraDevices(path, s string) yamlsrc.Problems {
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}
-	var msgs []DeviceProblem
+	var msgs yamlsrc.Problems
 	// The wrapper is on the first line, so decoder lines are lines of s.
 	d := xml.NewDecoder(strings.NewReader("<devices>" + s + "</devices>"))
 	depth := 0
@@ -78,9 +66,9 @@ func CheckExtraDevices(s string) []DeviceProblem {
 						at = open[len(open)-1]
 					}
 				}
-				msgs = append(msgs, DeviceProblem{at, "malformed XML: " + msg})
+				msgs = append(msgs, yamlsrc.InnerErrorf(path, at, "malformed XML: %s", msg))
 			} else {
-				msgs = append(msgs, DeviceProblem{0, fmt.Sprintf("malformed XML: %v", err)})
+				msgs = append(msgs, yamlsrc.InnerErrorf(path, 0, "malformed XML: %v", err))
 			}
 			return msgs
 		}
@@ -97,9 +85,9 @@ func CheckExtraDevices(s string) []DeviceProblem {
 			}
 			switch {
 			case !deviceElements[name]:
-				msgs = append(msgs, DeviceProblem{line, fmt.Sprintf("<%s> is not a libvirt device element (allowed: %s)", name, strings.Join(deviceNames(), ", "))})
+				msgs = append(msgs, yamlsrc.InnerErrorf(path, line, "<%s> is not a libvirt device element (allowed: %s)", name, strings.Join(deviceNames(), ", ")))
 			case renderedOnce[name] != "":
-				msgs = append(msgs, DeviceProblem{line, fmt.Sprintf("<%s> is rendered by deskvm already; set the %s option instead", name, renderedOnce[name])})
+				msgs = append(msgs, yamlsrc.InnerErrorf(path, line, "<%s> is rendered by deskvm already; set the %s option instead", name, renderedOnce[name]))
 			}
 		case xml.EndElement:
 			depth--
@@ -108,7 +96,7 @@ func CheckExtraDevices(s string) []DeviceProblem {
 			if text := strings.TrimSpace(string(t)); depth == 1 && text != "" {
 				// The text starts after the newlines that lead it.
 				lead := string(t)[:strings.Index(string(t), text)]
-				msgs = append(msgs, DeviceProblem{line + strings.Count(lead, "\n"), fmt.Sprintf("text %q outside any element", truncate(text, 30))})
+				msgs = append(msgs, yamlsrc.InnerErrorf(path, line+strings.Count(lead, "\n"), "text %q outside any element", truncate(text, 30)))
 			}
 		}
 	}
@@ -119,7 +107,7 @@ func CheckExtraDevices(s string) []DeviceProblem {
 	// this catches e.g. bus="zz" before libvirt does.
 	var list libvirtxml.DomainDeviceList
 	if err := xml.Unmarshal([]byte("<devices>"+s+"</devices>"), &list); err != nil {
-		msgs = append(msgs, DeviceProblem{0, fmt.Sprintf("libvirt cannot read it: %v", err)})
+		msgs = append(msgs, yamlsrc.InnerErrorf(path, 0, "libvirt cannot read it: %v", err))
 	}
 	return msgs
 }
@@ -131,4 +119,11 @@ func deviceNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 // MarshalYAML writes the config as YAML in field order, with every option
@@ -34,10 +36,19 @@ func (c *Config) MarshalIndentJSON() ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+var (
+	cpuPinningType = reflect.TypeFor[CPUPinning]()
+	sizeType       = reflect.TypeFor[units.Size]()
+)
+
 // ordered turns a config value into yaml.MapSlice / []any / scalars,
 // leaving out what is unset: nil pointers, empty strings, lists and maps,
 // and structs with nothing set.
 func ordered(v reflect.Value) (any, bool) {
+	if v.Type() == sizeType {
+		s := v.Interface().(units.Size)
+		return s.String(), s.IsSet()
+	}
 	if v.Type() == cpuPinningType {
 		p := v.Interface().(CPUPinning)
 		if p.IsZero() {

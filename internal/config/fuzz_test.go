@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
-// FuzzLoad: Load never panics; it either fails with a *Error or returns a
+// FuzzLoad: Load never panics; it either fails with yamlsrc.Problems or returns a
 // config that FillDefaults, Validate, Hash and the defaults output handle,
 // and a config without errors survives the defaults round trip.
 func FuzzLoad(f *testing.F) {
@@ -24,9 +26,9 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, src, err := Load("fuzz.yaml", data)
 		if err != nil {
-			var ce *Error
-			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
-				t.Fatalf("Load error %v is not a *config.Error with problems", err)
+			var ps yamlsrc.Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("Load error %v is not yamlsrc.Problems", err)
 			}
 		} else if cfg == nil {
 			t.Fatal("Load returned neither config nor error")

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 // hashVersion changes when the hashed form changes, so old and new hashes
@@ -32,7 +34,7 @@ func Hash(vm *VM, c *Config) string {
 	// so changing them is not an update and never a pending restart:
 	// autostart is a libvirt flag, the disk size a volume property,
 	// enable and sshUser are deskvm's own.
-	v.Enable, v.AutoStart, v.SSHUser, v.DiskSize = nil, nil, "", ""
+	v.Enable, v.AutoStart, v.SSHUser, v.DiskSize = nil, nil, "", units.Size{}
 	b, err := json.Marshal(struct {
 		Version            string `json:"version"`
 		VM                 *VM    `json:"vm"`

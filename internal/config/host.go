@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"sort"
 
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/units"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // CheckHost checks the config against the host it is to run on: pinned
@@ -17,11 +20,11 @@ import (
 // as for a remote host) are not checked. Every problem is a warning; callers where
 // the host matters (config validate --host, plan, apply) call AsErrors.
 // Run it on a defaulted, valid config (FillDefaults, Validate).
-func CheckHost(c *Config, f *hostfacts.Facts) Problems {
+func CheckHost(c *Config, f *hostfacts.Facts) yamlsrc.Problems {
 	return checkHost(c, f, os.Stat)
 }
 
-func checkHost(c *Config, f *hostfacts.Facts, stat func(string) (fs.FileInfo, error)) Problems {
+func checkHost(c *Config, f *hostfacts.Facts, stat func(string) (fs.FileInfo, error)) yamlsrc.Problems {
 	var l problemList
 	if f == nil {
 		l.warnf("", "host facts unavailable; host checks skipped")
@@ -35,7 +38,7 @@ func checkHost(c *Config, f *hostfacts.Facts, stat func(string) (fs.FileInfo, er
 	if c.UsesHugepages() && len(vms) > 0 {
 		h.hugepages(c)
 	}
-	sortProblems(l.ps)
+	l.ps.SortByPath()
 	return l.ps
 }
 
@@ -163,7 +166,7 @@ func (h hostChecker) exists(path, file string, dir bool) {
 
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
-	if asErr(err, &pe) {
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err
@@ -174,8 +177,8 @@ func unwrapPathError(err error) error {
 // so there is nothing to check beforehand.
 func (h hostChecker) hugepages(c *Config) {
 	f := h.f
-	sizeKiB := c.HugepageSizeBytes() / kib
-	if sizeKiB != 2*kib && sizeKiB != mib {
+	sizeKiB := c.HugepageSizeBytes() / units.KiB
+	if sizeKiB != 2*units.KiB && sizeKiB != units.MiB {
 		return // Validate reports the size
 	}
 	supported := false
@@ -187,9 +190,9 @@ func (h hostChecker) hugepages(c *Config) {
 	if !supported {
 		var have []string
 		for _, s := range f.HugepageSizesKiB {
-			have = append(have, FormatSize(s*kib))
+			have = append(have, units.FormatSize(s*units.KiB))
 		}
-		h.warnf("hugepages.size", "this host does not support %s hugepages (supported: %v)", FormatSize(sizeKiB*kib), have)
+		h.warnf("hugepages.size", "this host does not support %s hugepages (supported: %v)", units.FormatSize(sizeKiB*units.KiB), have)
 		return
 	}
 	if (c.Hugepages.OnDemand != nil && *c.Hugepages.OnDemand) || !f.Knows(hostfacts.UnknownFreeHugepages) {
@@ -203,6 +206,6 @@ func (h hostChecker) hugepages(c *Config) {
 	}
 	need := uint64(c.HugepagesFor(starting))
 	if free := f.Hugepages[sizeKiB].Free; need > free {
-		h.warnf("hugepages", "the VMs that start with the host (%v) need %d free %s hugepages; the host has %d free (see /proc/meminfo; pages reserved at boot are the reliable way to get them)", starting, need, FormatSize(sizeKiB*kib), free)
+		h.warnf("hugepages", "the VMs that start with the host (%v) need %d free %s hugepages; the host has %d free (see /proc/meminfo; pages reserved at boot are the reliable way to get them)", starting, need, units.FormatSize(sizeKiB*units.KiB), free)
 	}
 }

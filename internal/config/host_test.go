@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // twoCPUHost is this machine's shape: two CPUs, no KVM, OVMF, 2M pages only.
@@ -35,7 +36,7 @@ func hostCheck(t *testing.T, doc string, f *hostfacts.Facts) []string {
 	}
 	ps := src.Locate(CheckHost(c, f))
 	for _, p := range ps {
-		if p.Severity != SeverityWarning {
+		if p.Severity != yamlsrc.SeverityWarning {
 			t.Errorf("host problem %v is not a warning", p)
 		}
 	}

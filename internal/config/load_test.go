@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // check runs what `config validate` does without the host: load, default,
@@ -15,13 +17,13 @@ import (
 func check(t *testing.T, name, doc string) []string {
 	t.Helper()
 	cfg, src, err := Load(name, []byte(doc))
-	var ps Problems
+	var ps yamlsrc.Problems
 	if err != nil {
-		var ce *Error
-		if !errors.As(err, &ce) {
-			t.Fatalf("Load: %v is not a *config.Error", err)
+		var lps yamlsrc.Problems
+		if !errors.As(err, &lps) {
+			t.Fatalf("Load: %v is not yamlsrc.Problems", err)
 		}
-		ps = append(ps, ce.Problems...)
+		ps = append(ps, lps...)
 	}
 	if cfg != nil {
 		FillDefaults(cfg)
@@ -221,7 +223,7 @@ func TestLoadExamplesAndTestdata(t *testing.T) {
 			}
 			FillDefaults(cfg)
 			for _, p := range src.Locate(Validate(cfg)) {
-				if p.Severity == SeverityError {
+				if p.Severity == yamlsrc.SeverityError {
 					t.Errorf("%s", p)
 				}
 			}
@@ -239,15 +241,15 @@ func TestDesktopExampleIsTheSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	win := cfg.VMs["my-windows-vm"]
-	if win == nil || win.Memory != "16G" || win.VCPUs != 4 || win.OSType != OSWindows || !*win.Enable {
+	if win == nil || win.Memory.String() != "16G" || win.VCPUs != 4 || win.OSType != OSWindows || !*win.Enable {
 		t.Errorf("my-windows-vm = %+v", win)
 	}
 	vm := cfg.VMs["my-vm"]
 	if vm == nil {
 		t.Fatal("no my-vm")
 	}
-	if vm.UUID != "550e8400-e29b-41d4-a716-446655440000" || vm.Memory != "16G" || vm.VCPUs != 8 ||
-		vm.DiskSize != "200G" || vm.StoragePool != "default" || vm.Display != DisplaySpice ||
+	if vm.UUID != "550e8400-e29b-41d4-a716-446655440000" || vm.Memory.String() != "16G" || vm.VCPUs != 8 ||
+		vm.DiskSize.String() != "200G" || vm.StoragePool != "default" || vm.Display != DisplaySpice ||
 		vm.OSType != OSWindows || !vm.TPM || !vm.SecureBoot || *vm.AutoStart ||
 		!*vm.Memballoon.Enable || !*vm.Memballoon.Autodeflate || !*vm.Memballoon.FreePageReporting ||
 		*vm.Memballoon.StatsInterval != 5 {
@@ -273,7 +275,7 @@ func TestDesktopExampleIsTheSeed(t *testing.T) {
 	}
 }
 
-func problemStrings(ps Problems) []string {
+func problemStrings(ps yamlsrc.Problems) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.String()
@@ -322,11 +324,11 @@ func TestLoadAnchorsAndMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := cfg.VMs["a"], cfg.VMs["b"]
-	if a.Memory != "8G" || a.VCPUs != 2 || b.VCPUs != 4 || b.OSType != OSLinux {
+	if a.Memory.String() != "8G" || a.VCPUs != 2 || b.VCPUs != 4 || b.OSType != OSLinux {
 		t.Errorf("a = %+v, b = %+v", a, b)
 	}
 	// A merged key points at where it is written: in the anchor.
-	if pos, ok := src.Position("vms.b.memory"); !ok || pos.Line != 3 {
+	if pos, ok := src.Pos("vms.b.memory"); !ok || pos.Line != 3 {
 		t.Errorf("vms.b.memory at %v, %v; want line 3", pos, ok)
 	}
 }
@@ -336,8 +338,8 @@ func TestLoadFileErrors(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	_, _, err := Load("c.yaml", []byte("vms:\n  w:\n    memroy: 1G\n    vcpus: x\n"))
-	var ce *Error
-	if !errors.As(err, &ce) || len(ce.Problems) != 2 {
+	var ce yamlsrc.Problems
+	if !errors.As(err, &ce) || len(ce) != 2 {
 		t.Fatalf("err = %v, want 2 problems", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "c.yaml:3:5: vms.w.memroy") || !strings.Contains(msg, "c.yaml:4:12: vms.w.vcpus") {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"reflect"
 
 	"github.com/invopop/jsonschema"
 )
@@ -28,6 +29,13 @@ func Schema() ([]byte, error) {
 		// additionalProperties: false everywhere, as Load is strict.
 		AllowAdditionalProperties: false,
 		ExpandedStruct:            true,
+		// A size is a string in the file (sizePattern).
+		Mapper: func(t reflect.Type) *jsonschema.Schema {
+			if t == sizeType {
+				return &jsonschema.Schema{Type: "string"}
+			}
+			return nil
+		},
 	}
 	s := r.Reflect(&Config{})
 	s.ID = SchemaID

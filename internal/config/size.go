@@ -3,78 +3,10 @@ package config
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
 )
-
-const (
-	kib = uint64(1) << 10
-	mib = uint64(1) << 20
-	gib = uint64(1) << 30
-	tib = uint64(1) << 40
-)
-
-var sizeUnits = map[string]uint64{
-	"B": 1,
-	"K": kib, "KiB": kib,
-	"M": mib, "MiB": mib,
-	"G": gib, "GiB": gib,
-	"T": tib, "TiB": tib,
-}
-
-// sizeForms is the hint every size error ends with.
-const sizeForms = "want a whole number with a binary unit, like 16G, 16GiB, 16384M or 512K"
-
-// ParseSize parses a size like 16G, 16GiB, 16384M or 512K into bytes.
-// Units are binary (K = 1024). Decimal units (GB, MB) and bare numbers
-// are rejected rather than guessed, because both are ambiguous.
-func ParseSize(s string) (uint64, error) {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	num, unit := s[:i], strings.TrimSpace(s[i:])
-	if num == "" {
-		return 0, fmt.Errorf("invalid size %q: %s", s, sizeForms)
-	}
-	mult, ok := sizeUnits[unit]
-	if !ok {
-		switch {
-		case unit == "":
-			return 0, fmt.Errorf("invalid size %q: missing unit; %s", s, sizeForms)
-		case strings.HasSuffix(unit, "B") && sizeUnits[strings.TrimSuffix(unit, "B")] > 1:
-			return 0, fmt.Errorf("invalid size %q: %q is a decimal unit; use %s or %siB", s, unit, strings.TrimSuffix(unit, "B"), strings.TrimSuffix(unit, "B"))
-		case sizeUnits[strings.ToUpper(unit)] > 1:
-			return 0, fmt.Errorf("invalid size %q: unit %q must be upper case (%s)", s, unit, strings.ToUpper(unit))
-		}
-		return 0, fmt.Errorf("invalid size %q: %s", s, sizeForms)
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid size %q: number too large", s)
-	}
-	hi, lo := bits.Mul64(n, mult)
-	if hi != 0 {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
-	}
-	return lo, nil
-}
-
-// FormatSize writes bytes in the largest binary unit that divides them
-// exactly (16G, 1536M, 512K, 100B), the form ParseSize reads back.
-func FormatSize(b uint64) string {
-	for _, u := range []struct {
-		suffix string
-		mult   uint64
-	}{{"T", tib}, {"G", gib}, {"M", mib}, {"K", kib}} {
-		if b != 0 && b%u.mult == 0 {
-			return strconv.FormatUint(b/u.mult, 10) + u.suffix
-		}
-	}
-	return strconv.FormatUint(b, 10) + "B"
-}
 
 // maxCPUID bounds CPU numbers in a CPU set, so a typo like 1000000 is an
 // error instead of a huge allocation; libvirt's own limit is similar.

@@ -7,6 +7,8 @@
 // set" differs from "false"; after FillDefaults every pointer is non-nil.
 package config
 
+import "github.com/deskvm/deskvm/internal/units"
+
 // Profile selects defaults for several options (seed "Profiles").
 type Profile string
 
@@ -71,8 +73,8 @@ type Config struct {
 
 // Hugepages is the static hugepage pool.
 type Hugepages struct {
-	Enable *bool  `json:"enable,omitempty" jsonschema:"description=Back the memory of every VM with hugepages. Default: true for profile always-on\\, false for occasional. Memory ballooning has no effect on hugepage-backed memory."`
-	Size   string `json:"size,omitempty" jsonschema:"enum=2M,enum=1G,description=Hugepage size: 2M (default) or 1G. The size is always written into the domain XML\\, so 1G pages are really used."`
+	Enable *bool      `json:"enable,omitempty" jsonschema:"description=Back the memory of every VM with hugepages. Default: true for profile always-on\\, false for occasional. Memory ballooning has no effect on hugepage-backed memory."`
+	Size   units.Size `json:"size,omitempty,omitzero" jsonschema:"enum=2M,enum=1G,description=Hugepage size: 2M (default) or 1G. The size is always written into the domain XML\\, so 1G pages are really used."`
 	// Count is the number of pages; 0 means computed from the enabled VMs' memory.
 	Count int `json:"count,omitempty" jsonschema:"minimum=0,description=Number of pages to reserve. 0 (default) computes it: the memory of all enabled VMs in pages of size\\, each VM rounded up to whole pages."`
 	// OnDemand allocates pages when a VM starts and frees them when it stops.
@@ -91,13 +93,13 @@ type VM struct {
 	// UUID is fixed when set; otherwise derived from the name.
 	UUID string `json:"uuid,omitempty" jsonschema:"description=Fixed libvirt UUID. Default: a version 5 UUID derived from the VM name\\, stable across defines."`
 
-	Memory string `json:"memory,omitempty" jsonschema:"description=Maximum memory of the guest as a size with a binary unit: 16G\\, 16GiB\\, 16384M\\, 512K. Default 4G."`
+	Memory units.Size `json:"memory,omitempty,omitzero" jsonschema:"description=Maximum memory of the guest as a size with a binary unit: 16G\\, 16GiB\\, 16384M\\, 512K. Default 4G."`
 	// CurrentMemory is the balloon target at boot (default: memory).
-	CurrentMemory string `json:"currentMemory,omitempty" jsonschema:"description=Memory at boot (the balloon target)\\, at most memory; vm-NAME setmem changes it up to memory while the VM runs. Default: memory."`
-	VCPUs         int    `json:"vcpus,omitempty" jsonschema:"minimum=1,description=Number of virtual CPUs. Default 2."`
-	DiskSize      string `json:"diskSize,omitempty" jsonschema:"description=Size of the system disk (qcow2\\, allocated as used). Disks are grown on apply\\, never shrunk. Default 64G."`
-	StoragePool   string `json:"storagePool,omitempty" jsonschema:"description=libvirt storage pool of the system disk. Default: defaultStoragePool."`
-	Disk          Disk   `json:"disk,omitempty" jsonschema:"description=System disk options beyond its size."`
+	CurrentMemory units.Size `json:"currentMemory,omitempty,omitzero" jsonschema:"description=Memory at boot (the balloon target)\\, at most memory; vm-NAME setmem changes it up to memory while the VM runs. Default: memory."`
+	VCPUs         int        `json:"vcpus,omitempty" jsonschema:"minimum=1,description=Number of virtual CPUs. Default 2."`
+	DiskSize      units.Size `json:"diskSize,omitempty,omitzero" jsonschema:"description=Size of the system disk (qcow2\\, allocated as used). Disks are grown on apply\\, never shrunk. Default 64G."`
+	StoragePool   string     `json:"storagePool,omitempty" jsonschema:"description=libvirt storage pool of the system disk. Default: defaultStoragePool."`
+	Disk          Disk       `json:"disk,omitempty" jsonschema:"description=System disk options beyond its size."`
 
 	CPUPinning  CPUPinning `json:"cpuPinning,omitempty" jsonschema:"description=Host CPUs for the vCPUs (see CPUPinning)."`
 	EmulatorPin string     `json:"emulatorPin,omitempty" jsonschema:"description=Host CPU set (e.g. '0-1') for QEMU's emulator threads\\, kept apart from the vCPUs for steadier latency."`

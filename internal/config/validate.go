@@ -8,6 +8,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/deskvm/deskvm/internal/units"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // Allowed values of the enum options, in the order messages list them.
@@ -38,18 +41,18 @@ const (
 )
 
 // Validate checks a config without touching the host and returns every
-// problem found, errors and warnings, with field paths (Source.Locate adds
+// problem found, errors and warnings, with field paths (Doc.Locate adds
 // file positions). Run it after FillDefaults; on a config that was not
 // defaulted it still does not panic, but it checks the unset values as
 // the defaults they stand for only in part.
-func Validate(c *Config) Problems {
+func Validate(c *Config) yamlsrc.Problems {
 	v := &validator{c: c}
 	v.global()
 	for _, name := range c.VMNames() {
 		v.vm(name, c.VMs[name])
 	}
 	v.crossVM()
-	sortProblems(v.ps)
+	v.ps.SortByPath()
 	return v.ps
 }
 
@@ -65,7 +68,7 @@ func oneOf(path, what, got string, allowed []string, l *problemList) bool {
 		}
 	}
 	msg := fmt.Sprintf("%s %q is not one of %s", what, got, strings.Join(allowed, ", "))
-	if s := suggest(got, allowed); s != "" {
+	if s := yamlsrc.Suggest(got, allowed); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	l.errorf(path, "%s", msg)
@@ -85,12 +88,8 @@ func (v *validator) global() {
 	if c.Accelerator != "" {
 		oneOf("accelerator", "accelerator", string(c.Accelerator), accelerators, &v.problemList)
 	}
-	if c.Hugepages.Size != "" {
-		if n, err := ParseSize(c.Hugepages.Size); err != nil {
-			v.errorf("hugepages.size", "%v", err)
-		} else if n != 2*mib && n != gib {
-			v.errorf("hugepages.size", "%q: hugepages are 2M or 1G on x86-64", c.Hugepages.Size)
-		}
+	if n := c.Hugepages.Size.Bytes(); c.Hugepages.Size.IsSet() && n != 2*units.MiB && n != units.GiB {
+		v.errorf("hugepages.size", "%q: hugepages are 2M or 1G on x86-64", c.Hugepages.Size)
 	}
 	if c.Hugepages.Count < 0 {
 		v.errorf("hugepages.count", "must be 0 (computed) or more, got %d", c.Hugepages.Count)
@@ -175,7 +174,7 @@ func (v *validator) vm(name string, vm *VM) {
 	}
 
 	mem := v.size(at("memory"), vm.Memory)
-	if vm.CurrentMemory != "" && vm.CurrentMemory != vm.Memory {
+	if vm.CurrentMemory.IsSet() && vm.CurrentMemory != vm.Memory {
 		cur := v.size(at("currentMemory"), vm.CurrentMemory)
 		if mem > 0 && cur > mem {
 			v.errorf(at("currentMemory"), "%s is more than memory %s", vm.CurrentMemory, vm.Memory)
@@ -183,7 +182,7 @@ func (v *validator) vm(name string, vm *VM) {
 	}
 	if mem > 0 && v.c.UsesHugepages() {
 		if hp := v.c.HugepageSizeBytes(); mem%hp != 0 {
-			v.warnf(at("memory"), "%s is not a whole number of %s hugepages; %s will be reserved", vm.Memory, FormatSize(hp), FormatSize((mem+hp-1)/hp*hp))
+			v.warnf(at("memory"), "%s is not a whole number of %s hugepages; %s will be reserved", vm.Memory, units.FormatSize(hp), units.FormatSize((mem+hp-1)/hp*hp))
 		}
 	}
 	if vm.VCPUs < 0 || vm.VCPUs > maxVCPUs {
@@ -261,9 +260,7 @@ func (v *validator) vm(name string, vm *VM) {
 		v.absPath(fp, cd)
 	}
 
-	for _, dp := range CheckExtraDevices(vm.ExtraDevices) {
-		v.innerErrorf(at("extraDevices"), dp.Line, "%s", dp.Message)
-	}
+	v.ps = append(v.ps, CheckExtraDevices(at("extraDevices"), vm.ExtraDevices)...)
 	seenPCI := map[PCIAddress]bool{}
 	for i, s := range vm.PCIDevices {
 		fp := fmt.Sprintf("%s[%d]", at("pciDevices"), i)
@@ -281,20 +278,12 @@ func (v *validator) vm(name string, vm *VM) {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-// size checks a size option and returns its bytes (0 when unset or bad).
-func (v *validator) size(path, s string) uint64 {
-	if s == "" {
-		return 0
-	}
-	n, err := ParseSize(s)
-	if err != nil {
-		v.errorf(path, "%v", err)
-		return 0
-	}
-	if n == 0 {
+// size checks a size option (Load has parsed it) and returns its bytes.
+func (v *validator) size(path string, s units.Size) uint64 {
+	if s.IsSet() && s.Bytes() == 0 {
 		v.errorf(path, "must be more than 0, got %q", s)
 	}
-	return n
+	return s.Bytes()
 }
 
 func (v *validator) absPath(path, s string) {
@@ -558,10 +547,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// sortProblems orders by path so output is stable; checks append in a
-// fixed order already, and a stable sort keeps it within one path.
-func sortProblems(ps Problems) {
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
 }

@@ -3,6 +3,7 @@ package domainxml
 import (
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 // The golden cases: one per option, osType, display, accelerator, network
@@ -74,7 +75,7 @@ func goldenCases() []goldenCase {
 		one("linux-tcg", false, nil),
 		one("windows-kvm", true, func(c *config.Config, vm *config.VM) {
 			vm.OSType = config.OSWindows
-			vm.Memory, vm.VCPUs, vm.DiskSize = "16G", 4, "200G"
+			vm.Memory, vm.VCPUs, vm.DiskSize = units.MustParseSize("16G"), 4, units.MustParseSize("200G")
 			vm.TPM, vm.SecureBoot = true, true
 		}),
 		one("windows-tcg", false, func(c *config.Config, vm *config.VM) {
@@ -152,7 +153,7 @@ func goldenCases() []goldenCase {
 		}),
 		one("hugepages-1g", false, func(c *config.Config, vm *config.VM) {
 			c.Profile = config.ProfileAlwaysOn
-			c.Hugepages = config.Hugepages{Size: "1G", Count: 4}
+			c.Hugepages = config.Hugepages{Size: units.MustParseSize("1G"), Count: 4}
 		}),
 		one("virtiofs", false, func(c *config.Config, vm *config.VM) {
 			vm.SharedFolders = map[string]string{"projects": "/home/user/projects", "downloads": "/home/user/Downloads"}
@@ -166,7 +167,7 @@ func goldenCases() []goldenCase {
 		}),
 		one("memballoon-nostats", false, func(c *config.Config, vm *config.VM) {
 			vm.Memballoon = config.Memballoon{Enable: ptr(true), Autodeflate: ptr(false), FreePageReporting: ptr(false), StatsInterval: ptr(0)}
-			vm.CurrentMemory = "2G"
+			vm.CurrentMemory = units.MustParseSize("2G")
 		}),
 		one("tpm-linux", false, func(c *config.Config, vm *config.VM) { vm.TPM = true }),
 		one("secureboot-linux", false, func(c *config.Config, vm *config.VM) { vm.SecureBoot = true }),

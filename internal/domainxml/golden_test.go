@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deskvm/deskvm/internal/config"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/deskvm/deskvm/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current renderer")

@@ -11,10 +11,11 @@ import (
 	"sync"
 	"testing"
 
+	"libvirt.org/go/libvirtxml"
+
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/testutil"
-	"libvirt.org/go/libvirtxml"
 )
 
 // Integration tests: every golden file against libvirt's own schema and,

@@ -13,9 +13,10 @@ import (
 	"sort"
 	"strings"
 
+	"libvirt.org/go/libvirtxml"
+
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
-	"libvirt.org/go/libvirtxml"
 )
 
 // NVRAMDir is where libvirt keeps per-VM UEFI variable stores.
@@ -130,15 +131,9 @@ func (r *renderer) domain() (*libvirtxml.Domain, error) {
 	if vm.VCPUs < 1 {
 		return nil, fmt.Errorf("%s: %d vcpus, need at least 1", r.field("vcpus"), vm.VCPUs)
 	}
-	mem, err := config.ParseSize(vm.Memory)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.field("memory"), err)
-	}
-	cur := mem
-	if vm.CurrentMemory != "" {
-		if cur, err = config.ParseSize(vm.CurrentMemory); err != nil {
-			return nil, fmt.Errorf("%s: %w", r.field("currentMemory"), err)
-		}
+	mem, cur := vm.Memory.Bytes(), vm.CurrentMemory.Bytes()
+	if mem == 0 || cur == 0 {
+		return nil, fmt.Errorf("%s: no memory (render needs a defaulted config)", r.field("memory"))
 	}
 	id := vm.UUID
 	if id == "" {
@@ -232,13 +227,9 @@ func (r *renderer) memoryBacking() error {
 	shared := len(r.vm.SharedFolders) > 0
 	mb := &libvirtxml.DomainMemoryBacking{}
 	if r.hugepages() {
-		size := r.c.Hugepages.Size
-		if size == "" {
-			size = "2M"
-		}
-		b, err := config.ParseSize(size)
-		if err != nil {
-			return fmt.Errorf("hugepages.size: %w", err)
+		b := r.c.HugepageSizeBytes()
+		if b == 0 {
+			return fmt.Errorf("hugepages.size: no size (render needs a defaulted config)")
 		}
 		// Always with a size: a bare <hugepages/> means the default (2M)
 		// pool even when 1G pages were reserved.

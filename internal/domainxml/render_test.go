@@ -7,6 +7,7 @@ import (
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 func TestParseMetadata(t *testing.T) {
@@ -276,7 +277,7 @@ func TestDefinitionChange(t *testing.T) {
 	base, pw1, pw2 := render(""), render("hunter2"), render("hunter3")
 	// libvirt's dumpxml formats differently; only the hash and passwords count.
 	relabelled := strings.ReplaceAll(pw1, "\n", "\n  ")
-	c.VMs["a"].Memory = "3G"
+	c.VMs["a"].Memory = units.MustParseSize("3G")
 	bigger := render("hunter2")
 	for _, tc := range []struct {
 		name, old, new, want string

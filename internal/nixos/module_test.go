@@ -359,7 +359,7 @@ func TestNixHugepageKernelParams(t *testing.T) {
 			config.FillDefaults(cfg)
 			var want []string
 			if cfg.UsesHugepages() && !*cfg.Hugepages.OnDemand {
-				want = []string{"hugepagesz=" + cfg.Hugepages.Size, "hugepages=" + strconv.Itoa(cfg.HugepageCount())}
+				want = []string{"hugepagesz=" + cfg.Hugepages.Size.String(), "hugepages=" + strconv.Itoa(cfg.HugepageCount())}
 			}
 			if !reflect.DeepEqual(params, want) && (len(params) > 0 || len(want) > 0) {
 				t.Fatalf("kernel params %q, deskvm wants %q", params, want)

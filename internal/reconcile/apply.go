@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/libvirt"
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 // Options are apply's flags.
@@ -178,7 +178,7 @@ func (a *applier) do(ctx context.Context, act Action) error {
 		}
 		if got < act.Pages {
 			return fmt.Errorf("hugepages: asked the kernel for %d pages of %s, it allocated %d (memory is short or fragmented; reserve them at boot with `hugepagesz=2M hugepages=%d` on the kernel command line)",
-				act.Pages, config.FormatSize(act.PageKiB*1024), got, act.Pages)
+				act.Pages, units.FormatSize(act.PageKiB*1024), got, act.Pages)
 		}
 		return nil
 	case ActDefinePool:

@@ -17,6 +17,7 @@ import (
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/testutil"
 	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 type realEnv struct {
@@ -102,12 +103,12 @@ func TestRealLibvirtStoredDomainsDiffEmpty(t *testing.T) {
 	e := newRealEnv(t)
 	hasOVMF := e.facts.Firmware.SecureBootCode != "" && e.facts.Firmware.SecureVars != "" && e.facts.Firmware.MSKeys
 	vms := map[string]*config.VM{
-		"bios-vnc":  {Memory: "128M", DiskSize: "64M", Firmware: config.FirmwareBIOS, Network: "user", Display: config.DisplayVNC},
-		"spice-win": {Memory: "256M", DiskSize: "64M", OSType: config.OSWindows, Firmware: config.FirmwareBIOS, Network: "none", Display: config.DisplaySpice, CDROMs: []string{"/dev/null"}},
-		"cpu-pin":   {Memory: "128M", VCPUs: 2, DiskSize: "64M", Firmware: config.FirmwareBIOS, Network: "none", Display: config.DisplayNone, CPUPinning: config.CPUPinning{Sets: []string{"0", "1"}}, EmulatorPin: "0"},
+		"bios-vnc":  {Memory: units.MustParseSize("128M"), DiskSize: units.MustParseSize("64M"), Firmware: config.FirmwareBIOS, Network: "user", Display: config.DisplayVNC},
+		"spice-win": {Memory: units.MustParseSize("256M"), DiskSize: units.MustParseSize("64M"), OSType: config.OSWindows, Firmware: config.FirmwareBIOS, Network: "none", Display: config.DisplaySpice, CDROMs: []string{"/dev/null"}},
+		"cpu-pin":   {Memory: units.MustParseSize("128M"), VCPUs: 2, DiskSize: units.MustParseSize("64M"), Firmware: config.FirmwareBIOS, Network: "none", Display: config.DisplayNone, CPUPinning: config.CPUPinning{Sets: []string{"0", "1"}}, EmulatorPin: "0"},
 	}
 	if hasOVMF {
-		vms["uefi-sb-tpm"] = &config.VM{Memory: "256M", DiskSize: "64M", SecureBoot: true, TPM: true, Network: "none", Display: config.DisplayVNC}
+		vms["uefi-sb-tpm"] = &config.VM{Memory: units.MustParseSize("256M"), DiskSize: units.MustParseSize("64M"), SecureBoot: true, TPM: true, Network: "none", Display: config.DisplayVNC}
 	} else if testutil.InCI() {
 		t.Fatal("OVMF with secure boot missing in CI")
 	}
@@ -163,7 +164,7 @@ func BenchmarkNoopApply(b *testing.B) {
 			e := newRealEnv(b)
 			vms := map[string]*config.VM{}
 			for i := 0; i < n; i++ {
-				vms[fmt.Sprintf("vm%02d", i)] = &config.VM{Memory: "128M", DiskSize: "1M", Firmware: config.FirmwareBIOS,
+				vms[fmt.Sprintf("vm%02d", i)] = &config.VM{Memory: units.MustParseSize("128M"), DiskSize: units.MustParseSize("1M"), Firmware: config.FirmwareBIOS,
 					Network: "none", Display: config.DisplayVNC}
 			}
 			c := e.config(vms)

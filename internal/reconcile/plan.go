@@ -13,11 +13,14 @@ import (
 	"sort"
 	"strings"
 
+	"libvirt.org/go/libvirtxml"
+
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/domainxml"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
-	"libvirt.org/go/libvirtxml"
+	"github.com/deskvm/deskvm/internal/units"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // Observed is what libvirt and the host hold before a plan.
@@ -182,10 +185,10 @@ type PlanOptions struct {
 
 // PlanError holds the problems that stop the whole plan: host checks that
 // fail, a disk that would shrink, a pool that is not where the config
-// says. Each names its field path (config.Source.Locate adds the file
+// says. Each names its field path (yamlsrc.Doc.Locate adds the file
 // position). Nothing is changed when planning fails.
 type PlanError struct {
-	Problems config.Problems
+	Problems yamlsrc.Problems
 }
 
 func (e *PlanError) Error() string {
@@ -259,7 +262,7 @@ type planner struct {
 	obs      *Observed
 	opts     PlanOptions
 	plan     *Plan
-	problems config.Problems
+	problems yamlsrc.Problems
 
 	domains map[string]libvirt.Domain
 	pools   map[string]libvirt.Pool
@@ -268,7 +271,7 @@ type planner struct {
 }
 
 func (p *planner) problem(path, format string, args ...any) {
-	p.problems = append(p.problems, config.Problem{Path: path, Message: fmt.Sprintf(format, args...), Severity: config.SeverityError})
+	p.problems = append(p.problems, yamlsrc.Errorf(path, format, args...))
 }
 
 func (p *planner) add(a Action) { p.plan.Actions = append(p.plan.Actions, a) }
@@ -301,7 +304,7 @@ func (p *planner) hostChecks() {
 		if twoMeg && pr.Path == "hugepages" {
 			continue
 		}
-		pr.Severity = config.SeverityError
+		pr.Severity = yamlsrc.SeverityError
 		p.problems = append(p.problems, pr)
 	}
 }
@@ -566,15 +569,11 @@ func (p *planner) disk(name string, vm *config.VM, dom *libvirtxml.Domain, d lib
 		pool = p.c.DefaultStoragePool
 	}
 	volName := domainxml.DiskVolume(name)
-	want, err := config.ParseSize(vm.DiskSize)
-	if err != nil {
-		p.problem("vms."+name+".diskSize", "%v", err)
-		return
-	}
+	want := vm.DiskSize.Bytes()
 	have, ok := p.poolVolumes[pool][volName]
 	if !ok {
 		spec := &libvirt.VolumeSpec{Name: volName, Capacity: want, Format: "qcow2"}
-		r := fmt.Sprintf("qcow2 system disk of %s", config.FormatSize(want))
+		r := fmt.Sprintf("qcow2 system disk of %s", units.FormatSize(want))
 		if vm.Disk.BaseImage != "" {
 			spec.BackingPath, spec.BackingFormat = vm.Disk.BaseImage, "qcow2"
 			r += " on top of " + vm.Disk.BaseImage
@@ -589,10 +588,10 @@ func (p *planner) disk(name string, vm *config.VM, dom *libvirtxml.Domain, d lib
 	switch {
 	case want < have.Capacity:
 		p.problem("vms."+name+".diskSize", "%s is smaller than the existing disk %s (%s); deskvm never shrinks disks",
-			vm.DiskSize, have.Path, config.FormatSize(have.Capacity))
+			vm.DiskSize, have.Path, units.FormatSize(have.Capacity))
 	case want > have.Capacity:
 		a := Action{Kind: ActGrowVolume, VM: name, Target: pool + "/" + volName, Pool: pool, Capacity: want,
-			Reason: fmt.Sprintf("diskSize grew from %s to %s", config.FormatSize(have.Capacity), config.FormatSize(want))}
+			Reason: fmt.Sprintf("diskSize grew from %s to %s", units.FormatSize(have.Capacity), units.FormatSize(want))}
 		if exists && d.Active {
 			a.Live = true
 			a.DiskDev = diskTarget(dom, have)
@@ -640,7 +639,7 @@ func (p *planner) hugepages(enabled []string) {
 		if have < need {
 			p.plan.Notes = append(p.plan.Notes, fmt.Sprintf(
 				"hugepages: %d pages of %s are needed and the host has %d; 1G pages must be reserved at boot: add `default_hugepagesz=1G hugepagesz=1G hugepages=%d` to the kernel command line (NixOS: boot.kernelParams) and reboot",
-				need, config.FormatSize(sizeKiB*1024), have, need))
+				need, units.FormatSize(sizeKiB*1024), have, need))
 		}
 		return
 	}

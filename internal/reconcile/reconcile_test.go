@@ -15,6 +15,7 @@ import (
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
+	"github.com/deskvm/deskvm/internal/units"
 )
 
 // fakeHost keeps hugepages and the firewall in memory. MaxPages caps what
@@ -123,7 +124,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) vm(name string) *config.VM {
-	vm := &config.VM{Memory: "256M", VCPUs: 1, DiskSize: "1G", Network: "none", Display: config.DisplayVNC,
+	vm := &config.VM{Memory: units.MustParseSize("256M"), VCPUs: 1, DiskSize: units.MustParseSize("1G"), Network: "none", Display: config.DisplayVNC,
 		Firmware: config.FirmwareBIOS}
 	e.c.VMs[name] = vm
 	return vm
@@ -387,7 +388,7 @@ func TestDiskGrowAndShrink(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.lv.ResetChanges()
-	e.c.VMs["a"].DiskSize = "2G"
+	e.c.VMs["a"].DiskSize = units.MustParseSize("2G")
 	if _, _, err := e.apply(Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +399,7 @@ func TestDiskGrowAndShrink(t *testing.T) {
 		t.Fatalf("changes: %s", got)
 	}
 	e.lv.ResetChanges()
-	e.c.VMs["a"].DiskSize = "1G"
+	e.c.VMs["a"].DiskSize = units.MustParseSize("1G")
 	e.c.VMs["a"].VCPUs = 2 // another change that must not happen either
 	_, err := e.plan()
 	var pe *PlanError
@@ -414,7 +415,7 @@ func TestRunningVMMemoryChangePendingRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.lv.ResetChanges()
-	e.c.VMs["a"].Memory = "512M"
+	e.c.VMs["a"].Memory = units.MustParseSize("512M")
 	p, _, err := e.apply(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -533,9 +534,9 @@ func TestFirewallOpenedAndRemoved(t *testing.T) {
 
 func TestHugepages(t *testing.T) {
 	e := newEnv(t)
-	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "2M"}
-	e.vm("a").Memory = "256M"
-	e.vm("b").Memory = "128M"
+	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: units.MustParseSize("2M")}
+	e.vm("a").Memory = units.MustParseSize("256M")
+	e.vm("b").Memory = units.MustParseSize("128M")
 	p, _, err := e.apply(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -547,7 +548,7 @@ func TestHugepages(t *testing.T) {
 		t.Fatalf("hugepages not idempotent: %v", p.Actions)
 	}
 	// The kernel gives fewer: a clear error with both numbers.
-	e.vm("c").Memory = "256M"
+	e.vm("c").Memory = units.MustParseSize("256M")
 	e.host.MaxPages = 200
 	_, _, err = e.apply(Options{})
 	if err == nil {
@@ -575,8 +576,8 @@ func TestHugepages(t *testing.T) {
 
 func TestHugepages1GTellsKernelCommandLine(t *testing.T) {
 	e := newEnv(t)
-	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "1G"}
-	e.vm("a").Memory = "2G"
+	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: units.MustParseSize("1G")}
+	e.vm("a").Memory = units.MustParseSize("2G")
 	e.facts.Hugepages[1048576] = hostfacts.HugepagePool{Total: 0}
 	p := e.mustPlan()
 	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "default_hugepagesz=1G hugepagesz=1G hugepages=2") {
@@ -591,9 +592,9 @@ func TestHugepages1GTellsKernelCommandLine(t *testing.T) {
 
 func TestHugepagesOnDemandReservesOnlyRunningVMs(t *testing.T) {
 	e := newEnv(t)
-	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "2M", OnDemand: ptr(true)}
-	e.vm("a").Memory = "256M"
-	e.vm("b").Memory = "128M"
+	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: units.MustParseSize("2M"), OnDemand: ptr(true)}
+	e.vm("a").Memory = units.MustParseSize("256M")
+	e.vm("b").Memory = units.MustParseSize("128M")
 	e.c.VMs["b"].AutoStart = ptr(true)
 	if _, _, err := e.apply(Options{}); err != nil {
 		t.Fatal(err)
@@ -610,9 +611,9 @@ func TestRemoteHostGetsNotesNotLocalChanges(t *testing.T) {
 	e := newEnv(t)
 	e.remote = "box"
 	e.c.FirewallPorts = config.FirewallPorts{VNC: ptr(true)}
-	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: "2M"}
+	e.c.Hugepages = config.Hugepages{Enable: ptr(true), Size: units.MustParseSize("2M")}
 	e.vm("a").Graphics = config.Graphics{Listen: "0.0.0.0", AllowNoPassword: true, Port: 5911}
-	e.vm("b").Memory = "128M"
+	e.vm("b").Memory = units.MustParseSize("128M")
 	p, _, err := e.apply(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -687,8 +688,8 @@ func TestVMInOtherPool(t *testing.T) {
 }
 
 func TestHugepagesOnDemandStartStop(t *testing.T) {
-	c := &config.Config{Hugepages: config.Hugepages{Enable: ptr(true), Size: "2M", OnDemand: ptr(true)},
-		VMs: map[string]*config.VM{"a": {Memory: "256M"}, "b": {Memory: "64M"}}}
+	c := &config.Config{Hugepages: config.Hugepages{Enable: ptr(true), Size: units.MustParseSize("2M"), OnDemand: ptr(true)},
+		VMs: map[string]*config.VM{"a": {Memory: units.MustParseSize("256M")}, "b": {Memory: units.MustParseSize("64M")}}}
 	config.FillDefaults(c)
 	h := newFakeHost()
 	// 10 pages of someone else's, in use.

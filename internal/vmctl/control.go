@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/domainxml"
 	"github.com/deskvm/deskvm/internal/libvirt"
 )
@@ -252,7 +251,3 @@ func HumanBytes(b uint64) string {
 	}
 	return fmt.Sprintf("%.1f %s", v, units[i])
 }
-
-// ParseSize reads a setmem argument: a size with a binary unit (512M,
-// 1.5G is not accepted, 1536M is) as the config's memory option takes.
-func ParseSize(s string) (uint64, error) { return config.ParseSize(s) }

@@ -26,7 +26,8 @@ type options struct {
 }
 
 // What names the kind of document in problems about the file as a whole
-// ("a config file holds one YAML document"); default "document".
+// ("a config file holds one YAML document", "config too large"); default
+// "input".
 func What(noun string) Option { return func(o *options) { o.what = noun } }
 
 // IgnoreTopLevel makes Load skip top-level keys starting with prefix
@@ -62,9 +63,10 @@ func LoadFile(path string, v any, opts ...Option) (*Doc, error) {
 // When the document parsed but some fields were wrong, v holds what could
 // be read (wrong fields left unset) and the Doc is usable, so that a
 // schema can run its own checks and report their problems in the same run.
-// The Doc is always returned; its File is nil when the YAML did not parse.
+// The Doc is always returned; its File is nil when the file is not one
+// YAML document (a syntax error, several documents) and v was left alone.
 func Load(name string, data []byte, v any, opts ...Option) (*Doc, error) {
-	o := options{what: "document"}
+	o := options{what: "input"}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -81,7 +83,8 @@ func Load(name string, data []byte, v any, opts ...Option) (*Doc, error) {
 			continue
 		}
 		if body != nil {
-			p := Problem{Message: fmt.Sprintf("a %s holds one YAML document; found another", o.what), File: name, Pos: tokenPos(d.Body.GetToken())}
+			doc.File = nil // not one document: nothing was decoded
+			p := Problem{Message: fmt.Sprintf("a %s file holds one YAML document; found another", o.what), File: name, Pos: tokenPos(d.Body.GetToken())}
 			return doc, Problems{p}
 		}
 		body = d.Body

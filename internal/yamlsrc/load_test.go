@@ -126,7 +126,7 @@ pick: [one]
 
 func TestLoadDocumentProblems(t *testing.T) {
 	for _, tt := range []struct{ src, want string }{
-		{"name: a\n---\nname: b\n", "t.yaml:3:5: a recipe holds one YAML document; found another"},
+		{"name: a\n---\nname: b\n", "t.yaml:3:5: a recipe file holds one YAML document; found another"},
 		{"name: [a\n", "t.yaml:1:"},
 		{"- a\n", "t.yaml:1:1: expected a mapping of options, got a list"},
 		{"name: *nope\n", "t.yaml:1:7: name: alias *nope names no anchor"},

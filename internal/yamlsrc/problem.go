@@ -172,6 +172,12 @@ func (ps Problems) Err() error {
 	return errs
 }
 
+// SortByPath orders the problems by field path, so that output is stable
+// (stable: problems of one path keep their order).
+func (ps Problems) SortByPath() {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
+}
+
 // SortByPos orders the problems by file position (stable: problems at
 // the same place, or without one, keep their order).
 func (ps Problems) SortByPos() {
