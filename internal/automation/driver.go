@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 
+	"github.com/deskvm/deskvm/internal/keysym"
 	"github.com/deskvm/deskvm/internal/ocr"
 )
 
@@ -32,7 +33,7 @@ type Screen interface {
 
 // Keyboard sends key presses and releases by X11 keysym.
 type Keyboard interface {
-	KeyEvent(ctx context.Context, keysym uint32, down bool) error
+	KeyEvent(ctx context.Context, k keysym.Keysym, down bool) error
 }
 
 // Pointer moves the pointer to absolute screen coordinates with the given
@@ -70,10 +71,11 @@ func BoxOf(r image.Rectangle) Box { return ocr.Box(r) }
 
 // Reading is what OCR read on one frame, in the reference's JSON shape
 // ({"texts": [...]}). Raw keeps the OCR engine's own result so its Find
-// can work on it without a conversion back.
+// can work on it without a conversion back; nil for a reading that did
+// not come from the engine (one loaded from an -ocr.json file).
 type Reading struct {
-	Texts []TextLine `json:"texts"`
-	Raw   any        `json:"-"`
+	Texts []TextLine  `json:"texts"`
+	Raw   *ocr.Result `json:"-"`
 }
 
 // Text returns the lines joined by newlines: what "was on the screen".

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 // event is one recorded key or pointer event.
 type event struct {
-	Key     uint32
+	Key     keysym.Keysym
 	Down    bool
 	X, Y    int
 	Buttons Button
@@ -33,21 +35,21 @@ func (e event) String() string {
 	return fmt.Sprintf("%s %s", keyName(e.Key), dir)
 }
 
-func keyName(k uint32) string {
+func keyName(k keysym.Keysym) string {
 	switch k {
-	case KeysymShiftL:
+	case keysym.ShiftL:
 		return "shift"
-	case KeysymControlL:
+	case keysym.ControlL:
 		return "ctrl"
-	case KeysymAltL:
+	case keysym.AltL:
 		return "alt"
-	case KeysymSuperL:
+	case keysym.SuperL:
 		return "super"
-	case KeysymReturn:
+	case keysym.Return:
 		return "enter"
-	case KeysymDelete:
+	case keysym.Delete:
 		return "delete"
-	case KeysymTab:
+	case keysym.Tab:
 		return "tab"
 	}
 	if k >= 0x20 && k < 0x7f {
@@ -149,8 +151,8 @@ func (s *fakeScreen) input(e event) error {
 	return nil
 }
 
-func (s *fakeScreen) KeyEvent(ctx context.Context, keysym uint32, down bool) error {
-	return s.input(event{Key: keysym, Down: down})
+func (s *fakeScreen) KeyEvent(ctx context.Context, k keysym.Keysym, down bool) error {
+	return s.input(event{Key: k, Down: down})
 }
 
 func (s *fakeScreen) PointerEvent(ctx context.Context, x, y int, b Button) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/deskvm/deskvm/internal/keysym"
 	"github.com/deskvm/deskvm/internal/secret"
 )
 
@@ -807,7 +808,7 @@ func (l *loader) typeStep(n ast.Node, base StepBase) Step {
 // message does not quote the character.
 func (l *loader) typeable(n ast.Node, text string, secret bool) bool {
 	for i, r := range []rune(text) {
-		if _, err := CharStroke(r); err != nil {
+		if _, err := keysym.Char(r); err != nil {
 			if secret {
 				l.errorf(n, "secret text: character %d cannot be typed on a US keyboard layout", i+1)
 			} else {
@@ -820,9 +821,9 @@ func (l *loader) typeable(n ast.Node, text string, secret bool) bool {
 }
 
 func (l *loader) key(n ast.Node, name, field string) (*Key, bool) {
-	sym, ok := LookupKey(name)
+	sym, ok := keysym.Lookup(name)
 	if !ok {
-		l.errorf(n, "unknown key name %q in %s (known: %s, or one printable character)", name, field, strings.Join(KeyNames(), ", "))
+		l.errorf(n, "unknown key name %q in %s (known: %s, or one printable character)", name, field, strings.Join(keysym.Names(), ", "))
 		return nil, false
 	}
 	if len(name) > 1 {
@@ -886,7 +887,7 @@ func (l *loader) hotkey(n ast.Node, base StepBase) Step {
 			good = false
 			continue
 		}
-		if !IsModifier(k.Keysym) {
+		if !k.Keysym.IsModifier() {
 			l.errorf(mods[i], "%q is not a modifier (shift, ctrl, alt, cmd/win/super/meta)", name)
 			good = false
 			continue

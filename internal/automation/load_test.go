@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 // The reference's own example, accepted as written.
@@ -48,8 +50,8 @@ func TestParseReferenceFormat(t *testing.T) {
 		&Click{StepBase: withIndex(p(6, 5), 3), Name: "click", Target: Target{Text: "Agree", Fuzzy: true, Index: -1}, Offset: image.Pt(50, 0), Timeout: DefaultClickTimeout, Button: ButtonLeft, Count: 1},
 		&ClickAt{StepBase: withIndex(p(7, 5), 4), At: image.Pt(960, 540)},
 		&Type{StepBase: withIndex(p(8, 5), 5), Text: "username", Delay: 10 * time.Millisecond},
-		&Key{StepBase: withIndex(p(9, 5), 6), Name: "enter", Keysym: KeysymReturn},
-		&Hotkey{StepBase: withIndex(p(10, 5), 7), Modifiers: []Key{{Name: "ctrl", Keysym: KeysymControlL}, {Name: "alt", Keysym: KeysymAltL}}, Key: Key{Name: "delete", Keysym: KeysymDelete}},
+		&Key{StepBase: withIndex(p(9, 5), 6), Name: "enter", Keysym: keysym.Return},
+		&Hotkey{StepBase: withIndex(p(10, 5), 7), Modifiers: []Key{{Name: "ctrl", Keysym: keysym.ControlL}, {Name: "alt", Keysym: keysym.AltL}}, Key: Key{Name: "delete", Keysym: keysym.Delete}},
 		&Delay{StepBase: withIndex(p(11, 5), 8), Duration: 500 * time.Millisecond},
 	}
 	if diff := cmp.Diff(want, s.Steps, cmpopts.IgnoreUnexported()); diff != "" {
@@ -115,13 +117,13 @@ func TestParseAdditions(t *testing.T) {
 	if ty := s.Steps[9].(*Type); ty.Text != "Hello, World!" || ty.Delay != 0 || ty.Secret {
 		t.Errorf("type = %+v", ty)
 	}
-	if k := s.Steps[10].(*Key); k.Keysym != KeysymF1+23 {
+	if k := s.Steps[10].(*Key); k.Keysym != keysym.F24 {
 		t.Errorf("F24 = %#x", k.Keysym)
 	}
-	if k := s.Steps[11].(*Key); k.Keysym != KeysymSuperL {
+	if k := s.Steps[11].(*Key); k.Keysym != keysym.SuperL {
 		t.Errorf("cmd = %#x", k.Keysym)
 	}
-	if h := s.Steps[13].(*Hotkey); len(h.Modifiers) != 1 || h.Modifiers[0].Keysym != KeysymSuperL || h.Key.Keysym != 'r' {
+	if h := s.Steps[13].(*Hotkey); len(h.Modifiers) != 1 || h.Modifiers[0].Keysym != keysym.SuperL || h.Key.Keysym != 'r' {
 		t.Errorf("hotkey = %+v", h)
 	}
 	if d := s.Steps[14].(*Delay); d.Duration != 2*time.Minute {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 // Options are what Run needs besides the script.
@@ -565,19 +567,19 @@ func (r *runner) click(ctx context.Context, p image.Point, b Button, count int) 
 	return nil
 }
 
-func (r *runner) tap(ctx context.Context, keysym uint32) error {
-	if err := r.sess.KeyEvent(ctx, keysym, true); err != nil {
+func (r *runner) tap(ctx context.Context, k keysym.Keysym) error {
+	if err := r.sess.KeyEvent(ctx, k, true); err != nil {
 		return fmt.Errorf("press key: %w", err)
 	}
-	if err := r.sess.KeyEvent(ctx, keysym, false); err != nil {
+	if err := r.sess.KeyEvent(ctx, k, false); err != nil {
 		return fmt.Errorf("release key: %w", err)
 	}
 	return nil
 }
 
-func (r *runner) stroke(ctx context.Context, k Stroke) error {
+func (r *runner) stroke(ctx context.Context, k keysym.Stroke) error {
 	if k.Shift {
-		if err := r.sess.KeyEvent(ctx, KeysymShiftL, true); err != nil {
+		if err := r.sess.KeyEvent(ctx, keysym.ShiftL, true); err != nil {
 			return fmt.Errorf("press shift: %w", err)
 		}
 	}
@@ -585,7 +587,7 @@ func (r *runner) stroke(ctx context.Context, k Stroke) error {
 		return err
 	}
 	if k.Shift {
-		if err := r.sess.KeyEvent(ctx, KeysymShiftL, false); err != nil {
+		if err := r.sess.KeyEvent(ctx, keysym.ShiftL, false); err != nil {
 			return fmt.Errorf("release shift: %w", err)
 		}
 	}
@@ -603,7 +605,7 @@ func (r *runner) typeText(ctx context.Context, s *Type) error {
 	shift := false
 	defer func() {
 		if shift {
-			r.sess.KeyEvent(context.WithoutCancel(ctx), KeysymShiftL, false)
+			r.sess.KeyEvent(context.WithoutCancel(ctx), keysym.ShiftL, false)
 		}
 	}()
 	for i, ch := range []rune(s.Text) {
@@ -612,12 +614,12 @@ func (r *runner) typeText(ctx context.Context, s *Type) error {
 				return err
 			}
 		}
-		k, err := CharStroke(ch)
+		k, err := keysym.Char(ch)
 		if err != nil {
 			return err // checked at load time; unreachable
 		}
 		if k.Shift != shift {
-			if err := r.sess.KeyEvent(ctx, KeysymShiftL, k.Shift); err != nil {
+			if err := r.sess.KeyEvent(ctx, keysym.ShiftL, k.Shift); err != nil {
 				return fmt.Errorf("type character %d: shift: %w", i+1, err)
 			}
 			shift = k.Shift
@@ -628,7 +630,7 @@ func (r *runner) typeText(ctx context.Context, s *Type) error {
 	}
 	if shift {
 		shift = false
-		if err := r.sess.KeyEvent(ctx, KeysymShiftL, false); err != nil {
+		if err := r.sess.KeyEvent(ctx, keysym.ShiftL, false); err != nil {
 			return fmt.Errorf("release shift: %w", err)
 		}
 	}
@@ -637,7 +639,7 @@ func (r *runner) typeText(ctx context.Context, s *Type) error {
 
 func (r *runner) key(ctx context.Context, k *Key) error {
 	if len(k.Name) == 1 {
-		st, err := CharStroke(rune(k.Name[0]))
+		st, err := keysym.Char(rune(k.Name[0]))
 		if err == nil {
 			return r.stroke(ctx, st)
 		}
@@ -649,7 +651,7 @@ func (r *runner) key(ctx context.Context, k *Key) error {
 // modifiers in reverse order. Modifiers already pressed are released even
 // when a later event fails, so a dropped step does not leave ctrl held.
 func (r *runner) hotkey(ctx context.Context, h *Hotkey) error {
-	var held []uint32
+	var held []keysym.Keysym
 	release := func() {
 		for i := len(held) - 1; i >= 0; i-- {
 			r.sess.KeyEvent(context.WithoutCancel(ctx), held[i], false)

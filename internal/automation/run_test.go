@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 func run(t *testing.T, r *rig, src string, mod ...func(*Options)) (*Result, error) {
@@ -50,11 +52,11 @@ func TestTypeShiftAndOrder(t *testing.T) {
 func TestCharStrokeCoversPrintableASCII(t *testing.T) {
 	shifted := 0
 	for c := rune(0x20); c < 0x7f; c++ {
-		k, err := CharStroke(c)
+		k, err := keysym.Char(c)
 		if err != nil {
 			t.Fatalf("%q: %v", c, err)
 		}
-		if k.Keysym != uint32(c) {
+		if k.Keysym != keysym.Keysym(c) {
 			t.Errorf("%q keysym %#x", c, k.Keysym)
 		}
 		if k.Shift {
@@ -413,7 +415,7 @@ health_check: {type: ssh, user: root, password: "` + hcSecret + `"}
 	var typed strings.Builder
 	var mu sync.Mutex
 	r.screen.react = func(e event) {
-		if e.Pointer || !e.Down || e.Key == KeysymShiftL {
+		if e.Pointer || !e.Down || e.Key == keysym.ShiftL {
 			return
 		}
 		mu.Lock()

@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 // Pos is a place in a script file.
@@ -155,7 +157,7 @@ type Type struct {
 type Key struct {
 	StepBase
 	Name   string
-	Keysym uint32
+	Keysym keysym.Keysym
 }
 
 // Hotkey holds modifiers down, presses a key, and releases in reverse.

@@ -32,6 +32,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 // Encoding is an RFB encoding or pseudo-encoding number.
@@ -524,21 +526,21 @@ func (c *Client) PointerEvent(ctx context.Context, x, y int, buttons uint8) erro
 // the server offered QEMU's extended key event and the keysym has a US
 // layout XT scancode, the scancode is sent too, so the guest sees the
 // physical key whatever keymap QEMU was started with. Shifted characters
-// are not shifted automatically: press KeyShiftL around them (see
-// ASCIIKeysym).
-func (c *Client) KeyEvent(ctx context.Context, keysym uint32, down bool) error {
+// are not shifted automatically: press keysym.ShiftL around them (see
+// keysym.Char).
+func (c *Client) KeyEvent(ctx context.Context, k keysym.Keysym, down bool) error {
 	if c.ExtendedKeyEvents() {
-		if code, ok := XTScancode(keysym); ok {
+		if code, ok := k.XTScancode(); ok {
 			msg := make([]byte, 12)
 			msg[0], msg[1] = 255, 0
 			binary.BigEndian.PutUint16(msg[2:], uint16(boolByte(down)))
-			binary.BigEndian.PutUint32(msg[4:], keysym)
+			binary.BigEndian.PutUint32(msg[4:], uint32(k))
 			binary.BigEndian.PutUint32(msg[8:], code)
 			return c.sendInput(ctx, msg)
 		}
 	}
 	msg := []byte{4, boolByte(down), 0, 0, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(msg[4:], keysym)
+	binary.BigEndian.PutUint32(msg[4:], uint32(k))
 	return c.sendInput(ctx, msg)
 }
 
@@ -561,8 +563,8 @@ func (c *Client) keepRefreshing(period time.Duration) {
 	defer t.Stop()
 	msg := make([]byte, 12)
 	msg[0] = 255
-	binary.BigEndian.PutUint32(msg[4:], KeyF24)
-	code, _ := XTScancode(KeyF24)
+	binary.BigEndian.PutUint32(msg[4:], uint32(keysym.F24))
+	code, _ := keysym.F24.XTScancode()
 	binary.BigEndian.PutUint32(msg[8:], code)
 	for {
 		select {

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deskvm/deskvm/internal/keysym"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -560,8 +562,8 @@ func TestKeyEvents(t *testing.T) {
 	if b := <-got; !bytes.Equal(b, cat([]byte{255, 0}, u16(1), u32('A'), u32(0x1e))) {
 		t.Errorf("extended KeyEvent for 'A': % x", b)
 	}
-	c.KeyEvent(ctx, KeyUp, false)
-	if b := <-got; !bytes.Equal(b, cat([]byte{255, 0}, u16(0), u32(KeyUp), u32(0xc8))) {
+	c.KeyEvent(ctx, keysym.Up, false)
+	if b := <-got; !bytes.Equal(b, cat([]byte{255, 0}, u16(0), u32(uint32(keysym.Up)), u32(0xc8))) {
 		t.Errorf("extended KeyEvent for Up: % x", b)
 	}
 	c.KeyEvent(ctx, 0x20ac, true) // EuroSign: no US key
@@ -583,7 +585,7 @@ func TestExtendedKeyEventsCanBeDisabled(t *testing.T) {
 	c := dialT(t, addr, Options{DisableExtendedKeyEvent: true})
 	ctx := testCtx(t)
 	<-ready
-	if err := c.KeyEvent(ctx, KeyReturn, false); err != nil {
+	if err := c.KeyEvent(ctx, keysym.Return, false); err != nil {
 		t.Fatal(err)
 	}
 	<-done
@@ -595,8 +597,8 @@ func TestRefreshKeepAlive(t *testing.T) {
 		s.write(update(rect(0, 0, 8, 8, EncodingQEMUExtendedKey, nil)))
 		s.read(10)
 		// Unprompted: a release of F24, which QEMU drops before the guest.
-		s.expect("keep-alive", cat([]byte{255, 0}, u16(0), u32(KeyF24), u32(0x6f)))
-		s.expect("keep-alive", cat([]byte{255, 0}, u16(0), u32(KeyF24), u32(0x6f)))
+		s.expect("keep-alive", cat([]byte{255, 0}, u16(0), u32(uint32(keysym.F24)), u32(0x6f)))
+		s.expect("keep-alive", cat([]byte{255, 0}, u16(0), u32(uint32(keysym.F24)), u32(0x6f)))
 	})
 	c, err := Dial(testCtx(t), addr, Options{RefreshKeepAlive: 10 * time.Millisecond})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskvm/deskvm/internal/keysym"
 	"github.com/deskvm/deskvm/internal/testutil"
 	"github.com/deskvm/deskvm/internal/vnc"
 	"github.com/deskvm/deskvm/internal/vnc/vnctest"
@@ -192,7 +193,7 @@ func TestQEMUPasswordAndScreen(t *testing.T) {
 		if !errors.Is(c.Err(), vnc.ErrDisconnected) {
 			t.Fatalf("Err() = %v, want ErrDisconnected", c.Err())
 		}
-		if err := c.KeyEvent(ctx, vnc.KeyReturn, true); !errors.Is(err, vnc.ErrDisconnected) {
+		if err := c.KeyEvent(ctx, keysym.Return, true); !errors.Is(err, vnc.ErrDisconnected) {
 			t.Fatalf("KeyEvent after QEMU died: %v", err)
 		}
 	})
@@ -250,10 +251,10 @@ func TestQEMUResizeAndKeys(t *testing.T) {
 
 	tesseract := testutil.RequiresTesseract(t)
 	waitText(ctx, t, c, tesseract, regexp.MustCompile(`Press ESC`))
-	if err := c.KeyEvent(ctx, vnc.KeyEscape, true); err != nil {
+	if err := c.KeyEvent(ctx, keysym.Escape, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.KeyEvent(ctx, vnc.KeyEscape, false); err != nil {
+	if err := c.KeyEvent(ctx, keysym.Escape, false); err != nil {
 		t.Fatal(err)
 	}
 	text, _ := waitText(ctx, t, c, tesseract, regexp.MustCompile(`Select boot device`))

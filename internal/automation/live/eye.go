@@ -27,8 +27,8 @@ func (e *Eye) Read(ctx context.Context, img *image.RGBA) (*automation.Reading, e
 
 // Find matches the target on the OCR result behind the reading.
 func (e *Eye) Find(r *automation.Reading, t automation.Target) []automation.Match {
-	res, ok := r.Raw.(*ocr.Result)
-	if !ok {
+	res := r.Raw
+	if res == nil {
 		res = resultOf(r)
 	}
 	ms := ocr.Find(res, ocr.Query{Text: t.Text, Regex: t.Regex, Contains: t.Contains, Fuzzy: t.Fuzzy, Region: t.Region})

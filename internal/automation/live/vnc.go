@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deskvm/deskvm/internal/automation"
+	"github.com/deskvm/deskvm/internal/keysym"
 	"github.com/deskvm/deskvm/internal/vnc"
 )
 
@@ -56,9 +57,9 @@ func (s *vncSession) WaitChange(ctx context.Context, seq uint64) error {
 	return screenErr(err)
 }
 
-func (s *vncSession) KeyEvent(ctx context.Context, keysym uint32, down bool) error {
+func (s *vncSession) KeyEvent(ctx context.Context, k keysym.Keysym, down bool) error {
 	s.input = true
-	return screenErr(s.c.KeyEvent(ctx, keysym, down))
+	return screenErr(s.c.KeyEvent(ctx, k, down))
 }
 
 func (s *vncSession) PointerEvent(ctx context.Context, x, y int, b automation.Button) error {
