@@ -1,23 +1,20 @@
 package automation
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-
 	"github.com/deskvm/deskvm/internal/keysym"
 	"github.com/deskvm/deskvm/internal/secret"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // Defaults for fields a script leaves out.
@@ -43,36 +40,6 @@ type LoadOptions struct {
 	LookupEnv func(string) (string, bool)
 }
 
-// Problem is one thing wrong with a script.
-type Problem struct {
-	Pos     Pos
-	Step    int    // 1-based, 0 outside boot_commands
-	Command string // the step's command, if known
-	Message string
-}
-
-func (p Problem) String() string {
-	if p.Step > 0 {
-		cmd := p.Command
-		if cmd == "" {
-			cmd = "?"
-		}
-		return fmt.Sprintf("%s: step %d (%s): %s", p.Pos, p.Step, cmd, p.Message)
-	}
-	return fmt.Sprintf("%s: %s", p.Pos, p.Message)
-}
-
-// LoadError lists every problem found in a script.
-type LoadError struct{ Problems []Problem }
-
-func (e *LoadError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
 // Load reads and validates a script file.
 func Load(path string, opts LoadOptions) (*Script, error) {
 	data, err := os.ReadFile(path)
@@ -82,239 +49,166 @@ func Load(path string, opts LoadOptions) (*Script, error) {
 	return Parse(path, data, opts)
 }
 
-// Parse parses and validates a script. The error, if any, is a *LoadError
-// naming every problem with its file:line:col.
+// Parse parses and validates a script through yamlsrc. The error, if any,
+// is a yamlsrc.Problems naming every problem with its file:line:col and,
+// inside boot_commands, the step ("step 3 (click)").
 func Parse(file string, data []byte, opts LoadOptions) (*Script, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	l := &loader{file: file, dir: filepath.Dir(file), opts: opts}
-	s := &Script{File: file}
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		var ye yaml.Error
-		if errors.As(err, &ye) && ye.GetToken() != nil {
-			p := ye.GetToken().Position
-			l.problems = append(l.problems, Problem{Pos: Pos{file, p.Line, p.Column}, Message: "yaml: " + ye.GetMessage()})
-		} else {
-			l.problems = append(l.problems, Problem{Pos: Pos{file, 1, 1}, Message: "yaml: " + err.Error()})
-		}
-		return nil, &LoadError{l.problems}
+	sf := &scriptFile{l: &loader{file: file, dir: filepath.Dir(file), opts: opts}, s: &Script{File: file}}
+	if _, err := yamlsrc.Load(file, data, sf, yamlsrc.What("script")); err != nil {
+		return nil, err
 	}
-	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
-		return nil, &LoadError{[]Problem{{Pos: Pos{file, 1, 1}, Message: "the script must be one YAML document with boot_commands"}}}
+	if !sf.read {
+		return nil, yamlsrc.Problems{{File: file, Pos: yamlsrc.Pos{Line: 1, Column: 1}, Message: "the script must be one YAML document with boot_commands"}}
 	}
-	l.script(f.Docs[0].Body, s)
-	if len(l.problems) > 0 {
-		sort.SliceStable(l.problems, func(i, j int) bool {
-			a, b := l.problems[i].Pos, l.problems[j].Pos
-			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
-		})
-		return nil, &LoadError{l.problems}
-	}
-	s.Secrets = dedupe(l.secrets)
-	return s, nil
+	sf.s.Secrets = dedupe(sf.l.secrets)
+	return sf.s, nil
+}
+
+// scriptFile is the document as yamlsrc decodes it: the script reads
+// itself, since most of its values take more than one form.
+type scriptFile struct {
+	l    *loader
+	s    *Script
+	read bool
+}
+
+// DecodeNode reads the whole script. Problems outside boot_commands carry
+// no path (their messages name the field); inside, the step.
+func (sf *scriptFile) DecodeNode(n yamlsrc.Node) {
+	sf.read = true
+	sf.l.script(n.Label(""), sf.s)
 }
 
 type loader struct {
-	file     string
-	dir      string
-	opts     LoadOptions
-	problems []Problem
-	secrets  []string
-	step     int
-	command  string
+	file    string
+	dir     string
+	opts    LoadOptions
+	secrets []string
 }
 
-func (l *loader) pos(n ast.Node) Pos {
-	switch v := n.(type) {
-	case *ast.MappingNode:
-		if len(v.Values) > 0 && v.Start != nil && v.Start.Value != "{" {
-			return l.pos(v.Values[0])
-		}
-	case *ast.MappingValueNode:
-		return l.pos(v.Key)
-	}
-	t := n.GetToken()
-	if t == nil || t.Position == nil {
-		return Pos{File: l.file, Line: 1, Column: 1}
-	}
-	return Pos{File: l.file, Line: t.Position.Line, Column: t.Position.Column}
-}
+type node = yamlsrc.Node
 
-func (l *loader) errorf(n ast.Node, format string, args ...any) {
-	l.problems = append(l.problems, Problem{Pos: l.pos(n), Step: l.step, Command: l.command, Message: fmt.Sprintf(format, args...)})
-}
+func (l *loader) pos(p yamlsrc.Pos) Pos { return Pos{File: l.file, Line: p.Line, Column: p.Column} }
 
-// unwrap removes tags and anchors; aliases are refused because a step's
-// position would then be somewhere else in the file.
-func (l *loader) unwrap(n ast.Node) ast.Node {
-	for {
-		switch v := n.(type) {
-		case *ast.TagNode:
-			n = v.Value
-		case *ast.AnchorNode:
-			n = v.Value
-		default:
-			return n
-		}
-	}
-}
-
-func (l *loader) mapping(n ast.Node) ([]*ast.MappingValueNode, bool) {
-	switch v := l.unwrap(n).(type) {
-	case *ast.MappingNode:
-		return v.Values, true
-	case *ast.MappingValueNode:
-		return []*ast.MappingValueNode{v}, true
-	}
-	return nil, false
-}
-
-// fields reads a mapping's keys, reporting unknown and repeated ones.
-func (l *loader) fields(n ast.Node, what string, allowed ...string) (map[string]ast.Node, bool) {
-	values, ok := l.mapping(n)
+// fields reads a mapping's keys; yamlsrc reports unknown and repeated ones.
+func (l *loader) fields(n node, what string, allowed ...string) (map[string]node, bool) {
+	f, ok := n.Fields(what, allowed...)
 	if !ok {
-		l.errorf(n, "%s must be a mapping, got %s", what, kind(n))
-		return nil, false
+		n.Errorf("%s must be a mapping, got %s", what, kind(n))
 	}
-	out := map[string]ast.Node{}
-	for _, mv := range values {
-		key := mv.Key.GetToken().Value
-		if !contains(allowed, key) {
-			l.errorf(mv.Key, "unknown field %q in %s (known: %s)", key, what, strings.Join(allowed, ", "))
-			continue
-		}
-		if _, dup := out[key]; dup {
-			l.errorf(mv.Key, "field %q repeated in %s", key, what)
-			continue
-		}
-		out[key] = l.unwrap(mv.Value)
-	}
-	return out, true
+	return f, ok
 }
 
-func kind(n ast.Node) string {
-	switch n.(type) {
-	case *ast.StringNode, *ast.LiteralNode:
+func kind(n node) string {
+	switch n.Kind() {
+	case yamlsrc.KindString:
 		return "a string"
-	case *ast.IntegerNode:
+	case yamlsrc.KindInt:
 		return "an integer"
-	case *ast.FloatNode:
+	case yamlsrc.KindFloat:
 		return "a number"
-	case *ast.BoolNode:
+	case yamlsrc.KindBool:
 		return "a boolean"
-	case *ast.NullNode, nil:
-		return "nothing"
-	case *ast.MappingNode, *ast.MappingValueNode:
+	case yamlsrc.KindMapping:
 		return "a mapping"
-	case *ast.SequenceNode:
+	case yamlsrc.KindList:
 		return "a list"
-	case *ast.AliasNode:
-		return "an alias"
 	}
-	return n.Type().String()
+	return "nothing"
 }
 
-func (l *loader) str(n ast.Node, field string) (string, bool) {
-	switch v := l.unwrap(n).(type) {
-	case *ast.StringNode:
-		return v.Value, true
-	case *ast.LiteralNode:
-		return v.Value.Value, true
-	case *ast.IntegerNode, *ast.FloatNode:
+func (l *loader) str(n node, field string) (string, bool) {
+	switch n.Kind() {
+	case yamlsrc.KindString, yamlsrc.KindInt, yamlsrc.KindFloat:
 		// "type: 12345" means the digits, as written.
-		return v.GetToken().Value, true
+		return n.Text(), true
 	}
-	l.errorf(n, "%s must be a string, got %s", field, kind(n))
+	n.Errorf("%s must be a string, got %s", field, kind(n))
 	return "", false
 }
 
-func (l *loader) nonEmpty(n ast.Node, field string) (string, bool) {
+func (l *loader) nonEmpty(n node, field string) (string, bool) {
 	s, ok := l.str(n, field)
 	if ok && s == "" {
-		l.errorf(n, "%s must not be empty", field)
+		n.Errorf("%s must not be empty", field)
 		return "", false
 	}
 	return s, ok
 }
 
-func (l *loader) integer(n ast.Node, field string) (int, bool) {
-	if v, ok := l.unwrap(n).(*ast.IntegerNode); ok {
-		switch i := v.Value.(type) {
-		case int64:
-			if i >= math.MinInt32 && i <= math.MaxInt32 {
-				return int(i), true
-			}
-		case uint64:
-			if i <= math.MaxInt32 {
-				return int(i), true
-			}
-		}
-		l.errorf(n, "%s is out of range", field)
+func (l *loader) integer(n node, field string) (int, bool) {
+	if n.Kind() != yamlsrc.KindInt {
+		n.Errorf("%s must be an integer, got %s", field, kind(n))
 		return 0, false
 	}
-	l.errorf(n, "%s must be an integer, got %s", field, kind(n))
+	if i, ok := n.Int(); ok && i >= math.MinInt32 && i <= math.MaxInt32 {
+		return int(i), true
+	}
+	n.Errorf("%s is out of range", field)
 	return 0, false
 }
 
-func (l *loader) nonNegInt(n ast.Node, field string) (int, bool) {
+func (l *loader) nonNegInt(n node, field string) (int, bool) {
 	i, ok := l.integer(n, field)
 	if ok && i < 0 {
-		l.errorf(n, "%s must not be negative, got %d", field, i)
+		n.Errorf("%s must not be negative, got %d", field, i)
 		return 0, false
 	}
 	return i, ok
 }
 
-func (l *loader) boolean(n ast.Node, field string) (bool, bool) {
-	if v, ok := l.unwrap(n).(*ast.BoolNode); ok {
-		return v.Value, true
+func (l *loader) boolean(n node, field string) (bool, bool) {
+	if b, ok := n.Bool(); ok {
+		return b, true
 	}
-	l.errorf(n, "%s must be true or false, got %s", field, kind(n))
+	n.Errorf("%s must be true or false, got %s", field, kind(n))
 	return false, false
 }
 
 // seconds reads a duration: a number of seconds (int or float), or a Go
 // duration string such as "90s" or "2m". Negative durations are errors.
-func (l *loader) seconds(n ast.Node, field string) (time.Duration, bool) {
+func (l *loader) seconds(n node, field string) (time.Duration, bool) {
 	var d time.Duration
-	switch v := l.unwrap(n).(type) {
-	case *ast.IntegerNode:
-		i, ok := l.integer(v, field)
+	switch n.Kind() {
+	case yamlsrc.KindInt:
+		i, ok := l.integer(n, field)
 		if !ok {
 			return 0, false
 		}
 		d = time.Duration(i) * time.Second
-	case *ast.FloatNode:
-		if math.IsNaN(v.Value) || math.IsInf(v.Value, 0) || math.Abs(v.Value) > maxReasonableDuration.Seconds() {
-			l.errorf(n, "%s is out of range", field)
+	case yamlsrc.KindFloat:
+		f, _ := n.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxReasonableDuration.Seconds() {
+			n.Errorf("%s is out of range", field)
 			return 0, false
 		}
-		d = time.Duration(v.Value * float64(time.Second))
-	case *ast.StringNode:
-		pd, err := time.ParseDuration(v.Value)
+		d = time.Duration(f * float64(time.Second))
+	case yamlsrc.KindString:
+		pd, err := time.ParseDuration(n.Text())
 		if err != nil {
-			l.errorf(n, "%s must be a number of seconds or a duration like \"90s\", got %q", field, v.Value)
+			n.Errorf("%s must be a number of seconds or a duration like \"90s\", got %q", field, n.Text())
 			return 0, false
 		}
 		d = pd
 	default:
-		l.errorf(n, "%s must be a number of seconds, got %s", field, kind(n))
+		n.Errorf("%s must be a number of seconds, got %s", field, kind(n))
 		return 0, false
 	}
 	if d < 0 {
-		l.errorf(n, "%s must not be negative, got %s", field, d)
+		n.Errorf("%s must not be negative, got %s", field, d)
 		return 0, false
 	}
 	if d > maxReasonableDuration {
-		l.errorf(n, "%s is out of range (more than a week)", field)
+		n.Errorf("%s is out of range (more than a week)", field)
 		return 0, false
 	}
 	return d, true
 }
 
-func (l *loader) point(n ast.Node, what string) (image.Point, bool) {
+func (l *loader) point(n node, what string) (image.Point, bool) {
 	f, ok := l.fields(n, what, "x", "y")
 	if !ok {
 		return image.Point{}, false
@@ -327,7 +221,7 @@ func (l *loader) point(n ast.Node, what string) (image.Point, bool) {
 	}{{"x", &p.X}, {"y", &p.Y}} {
 		v, present := f[c.name]
 		if !present {
-			l.errorf(n, "%s needs %s", what, c.name)
+			n.Errorf("%s needs %s", what, c.name)
 			good = false
 			continue
 		}
@@ -338,10 +232,10 @@ func (l *loader) point(n ast.Node, what string) (image.Point, bool) {
 	return p, good
 }
 
-func (l *loader) screenPoint(n ast.Node, what string) (image.Point, bool) {
+func (l *loader) screenPoint(n node, what string) (image.Point, bool) {
 	p, ok := l.point(n, what)
 	if ok && (p.X < 0 || p.Y < 0) {
-		l.errorf(n, "%s must not be negative, got %d,%d", what, p.X, p.Y)
+		n.Errorf("%s must not be negative, got %d,%d", what, p.X, p.Y)
 		return p, false
 	}
 	return p, ok
@@ -349,7 +243,7 @@ func (l *loader) screenPoint(n ast.Node, what string) (image.Point, bool) {
 
 // expand replaces ${NAME} with a variable and $$ with $. It reports whether
 // a variable was used, which makes the result a secret.
-func (l *loader) expand(n ast.Node, s string) (out string, used, ok bool) {
+func (l *loader) expand(n node, s string) (out string, used, ok bool) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' || i+1 >= len(s) {
@@ -367,7 +261,7 @@ func (l *loader) expand(n ast.Node, s string) (out string, used, ok bool) {
 				name = s[i+2 : i+end]
 			}
 			if end < 0 || !validVarName(name) {
-				l.errorf(n, "bad variable reference: use ${NAME} with letters, digits and _ (or $$ for a dollar sign)")
+				n.Errorf("bad variable reference: use ${NAME} with letters, digits and _ (or $$ for a dollar sign)")
 				return "", false, false
 			}
 			v, ok := l.opts.Vars[name]
@@ -375,7 +269,7 @@ func (l *loader) expand(n ast.Node, s string) (out string, used, ok bool) {
 				v, ok = l.opts.LookupEnv(name)
 			}
 			if !ok {
-				l.errorf(n, "variable ${%s} is not set", name)
+				n.Errorf("variable ${%s} is not set", name)
 				return "", false, false
 			}
 			b.WriteString(v)
@@ -395,13 +289,13 @@ func validVarName(s string) bool { return varNameRE.MatchString(s) }
 // readSecretFile reads a password_file the way every other deskvm command
 // reads one (secret.ReadFile), so a file that works for --password-file
 // works here too. Relative paths are the script's directory's.
-func (l *loader) readSecretFile(n ast.Node, path string) (string, bool) {
+func (l *loader) readSecretFile(n node, path string) (string, bool) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, path)
 	}
 	pw, err := secret.ReadFile(path)
 	if err != nil {
-		l.errorf(n, "%v", err) // names the file, never its content
+		n.Errorf("%v", err) // names the file, never its content
 		return "", false
 	}
 	return pw, true
@@ -415,7 +309,7 @@ func (l *loader) addSecret(s string) {
 
 var topFields = []string{"boot_wait", "max_install_time", "boot_commands", "health_check"}
 
-func (l *loader) script(body ast.Node, s *Script) {
+func (l *loader) script(body node, s *Script) {
 	f, ok := l.fields(body, "the script", topFields...)
 	if !ok {
 		return
@@ -432,54 +326,52 @@ func (l *loader) script(body ast.Node, s *Script) {
 	n, ok := f["boot_commands"]
 	if !ok {
 		if _, hc := f["health_check"]; !hc {
-			l.errorf(body, "the script has no boot_commands (and no health_check)")
+			body.Errorf("the script has no boot_commands (and no health_check)")
 		}
 		return
 	}
-	if _, null := n.(*ast.NullNode); null {
+	switch n.Kind() {
+	case yamlsrc.KindNull:
+		return
+	case yamlsrc.KindList:
+	default:
+		n.Errorf("boot_commands must be a list of steps, got %s", kind(n))
 		return
 	}
-	seq, ok := n.(*ast.SequenceNode)
-	if !ok {
-		l.errorf(n, "boot_commands must be a list of steps, got %s", kind(n))
-		return
-	}
-	for i, entry := range seq.Values {
-		l.step, l.command = i+1, ""
+	for i, entry := range n.Items() {
 		if st := l.parseStep(entry, i+1); st != nil {
 			s.Steps = append(s.Steps, st)
 		}
 	}
-	l.step, l.command = 0, ""
 }
 
 var stepCommands = []string{"wait", "wait_gone", "wait_still", "click", "double_click", "right_click",
 	"click_at", "move_mouse", "type", "key", "hotkey", "delay", "screenshot"}
 
-func (l *loader) parseStep(entry ast.Node, index int) Step {
-	entry = l.unwrap(entry)
-	values, ok := l.mapping(entry)
+// parseStep reads one entry of boot_commands; its problems are labelled
+// "step N (command)".
+func (l *loader) parseStep(entry node, index int) Step {
+	entry = entry.Label(fmt.Sprintf("step %d (?)", index))
+	entries, ok := entry.Entries()
 	if !ok {
-		l.errorf(entry, "a step must be a mapping like \"- wait: Welcome\", got %s", kind(entry))
+		entry.Errorf("a step must be a mapping like \"- wait: Welcome\", got %s", kind(entry))
 		return nil
 	}
-	if len(values) != 1 {
-		keys := make([]string, len(values))
-		for i, v := range values {
-			keys[i] = v.Key.GetToken().Value
+	if len(entries) != 1 {
+		keys := make([]string, len(entries))
+		for i, e := range entries {
+			keys[i] = e.Key
 		}
-		l.errorf(entry, "a step has exactly one command, found %s (indent options under the command)", strings.Join(keys, ", "))
+		entry.Errorf("a step has exactly one command, found %s (indent options under the command)", strings.Join(keys, ", "))
 		return nil
 	}
-	cmd := values[0].Key.GetToken().Value
-	l.command = cmd
-	arg := l.unwrap(values[0].Value)
-	base := StepBase{Pos: l.pos(values[0].Key), Index: index}
-	if _, null := arg.(*ast.NullNode); null || arg == nil {
-		if cmd != "screenshot" && contains(stepCommands, cmd) {
-			l.errorf(values[0].Key, "%s needs a value", cmd)
-			return nil
-		}
+	cmd, keyPos := entries[0].Key, entries[0].KeyPos
+	arg := entries[0].Value.Label(fmt.Sprintf("step %d (%s)", index, cmd))
+	base := StepBase{Pos: l.pos(keyPos), Index: index}
+	null := arg.Kind() == yamlsrc.KindNull
+	if null && cmd != "screenshot" && slices.Contains(stepCommands, cmd) {
+		arg.ErrorfAt(keyPos, "%s needs a value", cmd)
+		return nil
 	}
 	switch cmd {
 	case "wait":
@@ -544,19 +436,19 @@ func (l *loader) parseStep(entry ast.Node, index int) Step {
 		return &Delay{StepBase: base, Duration: d}
 	case "screenshot":
 		name := fmt.Sprintf("step-%03d", index)
-		if _, null := arg.(*ast.NullNode); !null && arg != nil {
+		if !null {
 			var ok bool
 			if name, ok = l.nonEmpty(arg, "screenshot"); !ok {
 				return nil
 			}
 			if !screenshotNameRE.MatchString(name) {
-				l.errorf(arg, "screenshot name %q may only use letters, digits, '.', '_' and '-'", name)
+				arg.Errorf("screenshot name %q may only use letters, digits, '.', '_' and '-'", name)
 				return nil
 			}
 		}
 		return &Screenshot{StepBase: base, Name: name}
 	}
-	l.errorf(values[0].Key, "unknown command %q (known: %s)", cmd, strings.Join(stepCommands, ", "))
+	arg.ErrorfAt(keyPos, "unknown command %q (known: %s)", cmd, strings.Join(stepCommands, ", "))
 	return nil
 }
 
@@ -569,14 +461,14 @@ type parsedTarget struct {
 
 // target reads the argument of wait, wait_gone and the clicks: a phrase
 // or a mapping with text/regex and options.
-func (l *loader) target(n ast.Node, cmd string, defTimeout time.Duration, click bool) (parsedTarget, time.Duration, bool) {
+func (l *loader) target(n node, cmd string, defTimeout time.Duration, click bool) (parsedTarget, time.Duration, bool) {
 	t := parsedTarget{Target: Target{Fuzzy: true}}
 	timeout := defTimeout
-	switch l.unwrap(n).(type) {
-	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode:
+	switch n.Kind() {
+	case yamlsrc.KindString, yamlsrc.KindInt, yamlsrc.KindFloat:
 		s, _ := l.str(n, cmd)
 		if strings.TrimSpace(s) == "" {
-			l.errorf(n, "%s: text must not be empty", cmd)
+			n.Errorf("%s: text must not be empty", cmd)
 			return t, 0, false
 		}
 		t.Text = s
@@ -595,15 +487,15 @@ func (l *loader) target(n ast.Node, cmd string, defTimeout time.Duration, click 
 	re, hasRegex := f["regex"]
 	switch {
 	case hasText && hasRegex:
-		l.errorf(n, "%s: give text or regex, not both", cmd)
+		n.Errorf("%s: give text or regex, not both", cmd)
 		good = false
 	case !hasText && !hasRegex:
-		l.errorf(n, "%s: missing text (or regex)", cmd)
+		n.Errorf("%s: missing text (or regex)", cmd)
 		good = false
 	case hasText:
 		s, ok := l.str(text, "text")
 		if ok && strings.TrimSpace(s) == "" {
-			l.errorf(text, "text must not be empty")
+			text.Errorf("text must not be empty")
 			ok = false
 		}
 		t.Text, good = s, good && ok
@@ -613,7 +505,7 @@ func (l *loader) target(n ast.Node, cmd string, defTimeout time.Duration, click 
 			// Screens are matched case-insensitively, like phrases.
 			rx, err := regexp.Compile("(?i)" + s)
 			if err != nil {
-				l.errorf(re, "bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+				re.Errorf("bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 				ok = false
 			}
 			t.Regex = rx
@@ -645,10 +537,10 @@ func (l *loader) target(n ast.Node, cmd string, defTimeout time.Duration, click 
 	}
 	if v, ok := f["offset"]; ok {
 		if _, x := f["xoffset"]; x {
-			l.errorf(v, "give offset or xoffset/yoffset, not both")
+			v.Errorf("give offset or xoffset/yoffset, not both")
 			good = false
 		} else if _, y := f["yoffset"]; y {
-			l.errorf(v, "give offset or xoffset/yoffset, not both")
+			v.Errorf("give offset or xoffset/yoffset, not both")
 			good = false
 		}
 		p, ok := l.point(v, "offset")
@@ -665,7 +557,7 @@ func (l *loader) target(n ast.Node, cmd string, defTimeout time.Duration, click 
 	return t, timeout, good
 }
 
-func (l *loader) region(n ast.Node) (image.Rectangle, bool) {
+func (l *loader) region(n node) (image.Rectangle, bool) {
 	f, ok := l.fields(n, "region", "x", "y", "width", "height")
 	if !ok {
 		return image.Rectangle{}, false
@@ -675,7 +567,7 @@ func (l *loader) region(n ast.Node) (image.Rectangle, bool) {
 	for _, k := range []string{"x", "y", "width", "height"} {
 		v, present := f[k]
 		if !present {
-			l.errorf(n, "region needs %s", k)
+			n.Errorf("region needs %s", k)
 			good = false
 			continue
 		}
@@ -684,16 +576,16 @@ func (l *loader) region(n ast.Node) (image.Rectangle, bool) {
 		good = good && ok
 	}
 	if good && (vals["width"] == 0 || vals["height"] == 0) {
-		l.errorf(n, "region must have a positive width and height")
+		n.Errorf("region must have a positive width and height")
 		good = false
 	}
 	return image.Rect(vals["x"], vals["y"], vals["x"]+vals["width"], vals["y"]+vals["height"]), good
 }
 
-func (l *loader) waitStill(n ast.Node, base StepBase) Step {
+func (l *loader) waitStill(n node, base StepBase) Step {
 	s := &WaitStill{StepBase: base}
-	switch l.unwrap(n).(type) {
-	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode:
+	switch n.Kind() {
+	case yamlsrc.KindInt, yamlsrc.KindFloat, yamlsrc.KindString:
 		d, ok := l.seconds(n, "wait_still")
 		if !ok {
 			return nil
@@ -706,7 +598,7 @@ func (l *loader) waitStill(n ast.Node, base StepBase) Step {
 		}
 		v, ok := f["seconds"]
 		if !ok {
-			l.errorf(n, "wait_still needs seconds")
+			n.Errorf("wait_still needs seconds")
 			return nil
 		}
 		d, good := l.seconds(v, "seconds")
@@ -720,23 +612,23 @@ func (l *loader) waitStill(n ast.Node, base StepBase) Step {
 		}
 	}
 	if s.Still <= 0 {
-		l.errorf(n, "wait_still: seconds must be positive")
+		n.Errorf("wait_still: seconds must be positive")
 		return nil
 	}
 	if s.Timeout == 0 {
 		s.Timeout = s.Still + DefaultStillTimeout
 	} else if s.Timeout < s.Still {
-		l.errorf(n, "wait_still: timeout %s is shorter than the still time %s", s.Timeout, s.Still)
+		n.Errorf("wait_still: timeout %s is shorter than the still time %s", s.Timeout, s.Still)
 		return nil
 	}
 	return s
 }
 
-func (l *loader) typeStep(n ast.Node, base StepBase) Step {
+func (l *loader) typeStep(n node, base StepBase) Step {
 	t := &Type{StepBase: base, Delay: DefaultTypeDelay}
-	var textNode ast.Node
-	switch l.unwrap(n).(type) {
-	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode:
+	var textNode node
+	switch n.Kind() {
+	case yamlsrc.KindString, yamlsrc.KindInt, yamlsrc.KindFloat:
 		textNode = n
 	default:
 		f, ok := l.fields(n, "type", "text", "delay_ms", "secret", "password_file")
@@ -753,10 +645,11 @@ func (l *loader) typeStep(n ast.Node, base StepBase) Step {
 			t.Secret, good = b, good && ok
 		}
 		pf, hasFile := f["password_file"]
-		textNode = f["text"]
+		var hasText bool
+		textNode, hasText = f["text"]
 		switch {
-		case hasFile && textNode != nil:
-			l.errorf(n, "type: give text or password_file, not both")
+		case hasFile && hasText:
+			n.Errorf("type: give text or password_file, not both")
 			return nil
 		case hasFile:
 			path, ok := l.nonEmpty(pf, "password_file")
@@ -773,8 +666,8 @@ func (l *loader) typeStep(n ast.Node, base StepBase) Step {
 			t.Text, t.Secret = pw, true
 			l.addSecret(pw)
 			return t
-		case textNode == nil:
-			l.errorf(n, "type: missing text")
+		case !hasText:
+			n.Errorf("type: missing text")
 			return nil
 		}
 		if !good {
@@ -790,7 +683,7 @@ func (l *loader) typeStep(n ast.Node, base StepBase) Step {
 		return nil
 	}
 	if text == "" && !fromVar {
-		l.errorf(textNode, "type: text must not be empty")
+		textNode.Errorf("type: text must not be empty")
 		return nil
 	}
 	t.Text = text
@@ -806,13 +699,13 @@ func (l *loader) typeStep(n ast.Node, base StepBase) Step {
 
 // typeable checks that every character has a key; for secret text the
 // message does not quote the character.
-func (l *loader) typeable(n ast.Node, text string, secret bool) bool {
+func (l *loader) typeable(n node, text string, secret bool) bool {
 	for i, r := range []rune(text) {
 		if _, err := keysym.Char(r); err != nil {
 			if secret {
-				l.errorf(n, "secret text: character %d cannot be typed on a US keyboard layout", i+1)
+				n.Errorf("secret text: character %d cannot be typed on a US keyboard layout", i+1)
 			} else {
-				l.errorf(n, "%v (at character %d)", err, i+1)
+				n.Errorf("%v (at character %d)", err, i+1)
 			}
 			return false
 		}
@@ -820,10 +713,10 @@ func (l *loader) typeable(n ast.Node, text string, secret bool) bool {
 	return true
 }
 
-func (l *loader) key(n ast.Node, name, field string) (*Key, bool) {
+func (l *loader) key(n node, name, field string) (*Key, bool) {
 	sym, ok := keysym.Lookup(name)
 	if !ok {
-		l.errorf(n, "unknown key name %q in %s (known: %s, or one printable character)", name, field, strings.Join(keysym.Names(), ", "))
+		n.Errorf("unknown key name %q in %s (known: %s, or one printable character)", name, field, strings.Join(keysym.Names(), ", "))
 		return nil, false
 	}
 	if len(name) > 1 {
@@ -832,14 +725,14 @@ func (l *loader) key(n ast.Node, name, field string) (*Key, bool) {
 	return &Key{Name: name, Keysym: sym}, true
 }
 
-func (l *loader) hotkey(n ast.Node, base StepBase) Step {
+func (l *loader) hotkey(n node, base StepBase) Step {
 	h := &Hotkey{StepBase: base}
-	var mods []ast.Node
+	var mods []node
 	var modNames []string
-	var keyNode ast.Node
+	var keyNode node
 	var keyName string
-	switch l.unwrap(n).(type) {
-	case *ast.StringNode:
+	switch n.Kind() {
+	case yamlsrc.KindString:
 		// Also accept "ctrl+alt+delete".
 		s, _ := l.str(n, "hotkey")
 		parts := strings.Split(s, "+")
@@ -860,16 +753,15 @@ func (l *loader) hotkey(n ast.Node, base StepBase) Step {
 			keyNode = v
 			keyName, good = l.nonEmpty(v, "hotkey key")
 		} else {
-			l.errorf(n, "hotkey needs key")
+			n.Errorf("hotkey needs key")
 			good = false
 		}
 		if v, ok := f["modifiers"]; ok {
-			seq, isSeq := v.(*ast.SequenceNode)
-			if !isSeq {
-				l.errorf(v, "hotkey modifiers must be a list like [ctrl, alt], got %s", kind(v))
+			if v.Kind() != yamlsrc.KindList {
+				v.Errorf("hotkey modifiers must be a list like [ctrl, alt], got %s", kind(v))
 				good = false
 			} else {
-				for _, m := range seq.Values {
+				for _, m := range v.Items() {
 					name, ok := l.nonEmpty(m, "modifier")
 					good = good && ok
 					mods, modNames = append(mods, m), append(modNames, name)
@@ -888,7 +780,7 @@ func (l *loader) hotkey(n ast.Node, base StepBase) Step {
 			continue
 		}
 		if !k.Keysym.IsModifier() {
-			l.errorf(mods[i], "%q is not a modifier (shift, ctrl, alt, cmd/win/super/meta)", name)
+			mods[i].Errorf("%q is not a modifier (shift, ctrl, alt, cmd/win/super/meta)", name)
 			good = false
 			continue
 		}
@@ -905,12 +797,12 @@ func (l *loader) hotkey(n ast.Node, base StepBase) Step {
 var healthFields = []string{"type", "host", "port", "user", "password", "password_file", "key",
 	"command", "expect", "timeout", "retries", "retry_delay", "known_hosts"}
 
-func (l *loader) healthCheck(n ast.Node) *HealthCheck {
+func (l *loader) healthCheck(n node) *HealthCheck {
 	f, ok := l.fields(n, "health_check", healthFields...)
 	if !ok {
 		return nil
 	}
-	h := &HealthCheck{Pos: l.pos(n), Host: DefaultHealthHost, Port: DefaultSSHPort, Command: DefaultHealthCommand,
+	h := &HealthCheck{Pos: l.pos(n.Pos()), Host: DefaultHealthHost, Port: DefaultSSHPort, Command: DefaultHealthCommand,
 		Timeout: DefaultSSHTimeout, RetryDelay: DefaultSSHRetryDelay}
 	good := true
 	plain := func(field string) (string, bool) {
@@ -924,12 +816,12 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 	if v, ok := f["type"]; ok {
 		typ, ok := l.str(v, "health_check.type")
 		if ok && typ != "ssh" {
-			l.errorf(v, "health_check.type %q is not supported (only ssh)", typ)
+			v.Errorf("health_check.type %q is not supported (only ssh)", typ)
 			ok = false
 		}
 		h.Type, good = typ, good && ok
 	} else {
-		l.errorf(n, "health_check needs type: ssh")
+		n.Errorf("health_check needs type: ssh")
 		good = false
 	}
 	for _, field := range []string{"host", "user", "command", "key", "known_hosts"} {
@@ -955,13 +847,13 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 		}
 	}
 	if _, ok := f["user"]; !ok {
-		l.errorf(n, "health_check needs user")
+		n.Errorf("health_check needs user")
 		good = false
 	}
 	if v, ok := f["port"]; ok {
 		p, ok := l.integer(v, "health_check.port")
 		if ok && (p < 1 || p > 65535) {
-			l.errorf(v, "health_check.port must be 1-65535, got %d", p)
+			v.Errorf("health_check.port must be 1-65535, got %d", p)
 			ok = false
 		}
 		h.Port, good = p, good && ok
@@ -977,7 +869,7 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 	}
 	if v, ok := f["password_file"]; ok {
 		if _, both := f["password"]; both {
-			l.errorf(v, "health_check: give password or password_file, not both")
+			v.Errorf("health_check: give password or password_file, not both")
 			good = false
 		} else if path, ok := l.nonEmpty(v, "health_check.password_file"); ok {
 			pw, ok := l.readSecretFile(v, path)
@@ -988,12 +880,12 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 		}
 	}
 	if h.Password == "" && h.KeyFile == "" && good {
-		l.errorf(n, "health_check needs password, password_file or key")
+		n.Errorf("health_check needs password, password_file or key")
 		good = false
 	}
 	if v, ok := f["expect"]; ok {
-		switch l.unwrap(v).(type) {
-		case *ast.MappingNode, *ast.MappingValueNode:
+		switch v.Kind() {
+		case yamlsrc.KindMapping:
 			ef, ok := l.fields(v, "health_check.expect", "regex", "text")
 			if !ok {
 				good = false
@@ -1004,7 +896,7 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 				if ok {
 					rx, err := regexp.Compile(s)
 					if err != nil {
-						l.errorf(rv, "bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+						rv.Errorf("bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 						ok = false
 					}
 					h.ExpectRegex = rx
@@ -1014,7 +906,7 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 				h.Expect, ok = l.nonEmpty(tv, "expect.text")
 				good = good && ok
 			} else {
-				l.errorf(v, "health_check.expect needs regex or text")
+				v.Errorf("health_check.expect needs regex or text")
 				good = false
 			}
 		default:
@@ -1025,7 +917,7 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 	if v, ok := f["timeout"]; ok {
 		d, ok := l.seconds(v, "health_check.timeout")
 		if ok && d == 0 {
-			l.errorf(v, "health_check.timeout must be positive")
+			v.Errorf("health_check.timeout must be positive")
 			ok = false
 		}
 		h.Timeout, good = d, good && ok
@@ -1042,15 +934,6 @@ func (l *loader) healthCheck(n ast.Node) *HealthCheck {
 		return nil
 	}
 	return h
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func dedupe(list []string) []string {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/deskvm/deskvm/internal/keysym"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // The reference's own example, accepted as written.
@@ -169,9 +170,9 @@ boot_commands:
 health_check: {type: telnet, user: u, password: p}
 `
 	_, err := Parse("s.yaml", []byte(src), LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }})
-	var le *LoadError
+	var le yamlsrc.Problems
 	if !errors.As(err, &le) {
-		t.Fatalf("err = %v, want *LoadError", err)
+		t.Fatalf("err = %v, want yamlsrc.Problems", err)
 	}
 	want := []string{
 		`s.yaml:1:12: boot_wait must not be negative, got -5s`,
@@ -190,15 +191,15 @@ health_check: {type: telnet, user: u, password: p}
 		`s.yaml:15:22: step 12 (wait): unknown field "colour" in wait`,
 		`s.yaml:16:22: health_check.type "telnet" is not supported (only ssh)`,
 	}
-	if len(le.Problems) != len(want) {
-		t.Errorf("got %d problems, want %d:\n%s", len(le.Problems), len(want), le)
+	if len(le) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%s", len(le), len(want), le)
 	}
 	for i, w := range want {
-		if i >= len(le.Problems) {
+		if i >= len(le) {
 			break
 		}
 		// Long lists of known names are cut for readability here.
-		if got := le.Problems[i].String(); !strings.HasPrefix(got, w) {
+		if got := le[i].String(); !strings.HasPrefix(got, w) {
 			t.Errorf("problem %d:\n got %s\nwant %s", i, got, w)
 		}
 	}
@@ -279,16 +280,16 @@ func TestParsePasswordFileErrors(t *testing.T) {
 health_check: {type: ssh, user: root, password_file: missing.pw}
 `
 	_, err := Parse(filepath.Join(dir, "s.yaml"), []byte(src), LoadOptions{})
-	var le *LoadError
+	var le yamlsrc.Problems
 	if !errors.As(err, &le) {
-		t.Fatalf("err = %v, want a *LoadError", err)
+		t.Fatalf("err = %v, want yamlsrc.Problems", err)
 	}
 	want := []string{
 		filepath.Join(dir, "s.yaml") + ":3:27: step 2 (type): password file " + empty + " is empty",
 		filepath.Join(dir, "s.yaml") + ":4:54: password file " + filepath.Join(dir, "missing.pw") + ": no such file or directory",
 	}
 	var got []string
-	for _, p := range le.Problems {
+	for _, p := range le {
 		got = append(got, p.String())
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/deskvm/deskvm/internal/ocr"
 	"github.com/deskvm/deskvm/internal/secret"
 	"github.com/deskvm/deskvm/internal/vnc"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 func init() { register("automate", newAutomateCmd) }
@@ -80,9 +81,9 @@ func runAutomate(ctx context.Context, g *globalOptions, o *automateOptions, path
 	}
 	script, err := automation.Load(path, lo)
 	if err != nil {
-		var le *automation.LoadError
+		var le yamlsrc.Problems
 		if errors.As(err, &le) {
-			fmt.Fprintf(g.stderr, "deskvm: %s: %d problem(s), nothing was sent:\n%s\n", path, len(le.Problems), le)
+			fmt.Fprintf(g.stderr, "deskvm: %s: %d problem(s), nothing was sent:\n%s\n", path, len(le), le)
 			return silentExit(automateExitInvalid)
 		}
 		return &ExitError{Code: automateExitInvalid, Err: err}

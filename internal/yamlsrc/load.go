@@ -195,12 +195,21 @@ func (l *loader) resolve(n ast.Node) (ast.Node, error) {
 	return nil, nil
 }
 
+// nodePos is where a node starts: a block mapping at its first key (its
+// own token is the first ':'), a flow mapping at its '{', a literal block
+// at its '|'.
 func nodePos(n ast.Node) Pos {
-	if n == nil {
+	switch v := n.(type) {
+	case nil:
 		return Pos{}
-	}
-	if lit, ok := n.(*ast.LiteralNode); ok {
-		return tokenPos(lit.Start)
+	case *ast.LiteralNode:
+		return tokenPos(v.Start)
+	case *ast.MappingNode:
+		if len(v.Values) > 0 && v.Start != nil && v.Start.Value != "{" {
+			return nodePos(v.Values[0])
+		}
+	case *ast.MappingValueNode:
+		return nodePos(v.Key)
 	}
 	return tokenPos(n.GetToken())
 }
@@ -283,14 +292,14 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		l.decodeMapping(n, path, func(key string, val ast.Node) bool {
+		l.decodeMapping(n, path, mapping{valid: fieldNames(t)}, func(key string, val ast.Node) bool {
 			idx, ok := jsonFields(t)[key]
 			if !ok {
 				return path == "" && l.opts.extPrefix != "" && strings.HasPrefix(key, l.opts.extPrefix)
 			}
 			l.decode(val, v.Field(idx), JoinPath(path, key))
 			return true
-		}, fieldNames(t))
+		})
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
 			panic("yamlsrc: map key must be string: " + t.String())
@@ -298,7 +307,7 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(t))
 		}
-		l.decodeMapping(n, path, func(key string, val ast.Node) bool {
+		l.decodeMapping(n, path, mapping{}, func(key string, val ast.Node) bool {
 			elem := reflect.New(t.Elem()).Elem()
 			if elem.Kind() == reflect.Pointer {
 				// An entry written as "name:" with nothing under it is an
@@ -308,7 +317,7 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 			l.decode(val, elem, JoinPath(path, key))
 			v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
 			return true
-		}, nil)
+		})
 	case reflect.Slice:
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
@@ -401,14 +410,31 @@ func (l *loader) integer(n ast.Node, path string) (int64, bool) {
 	return i64, true
 }
 
+// mapping says how decodeMapping reports: in names the mapping in
+// unknown-field messages ("" for none), valid lists the known keys for
+// "did you mean" (nil for free-form maps), and label, when set, is the
+// Problem.Path of every problem (instead of the entry's field path).
+type mapping struct {
+	in       string
+	valid    []string
+	label    string
+	labelled bool
+}
+
+func (m mapping) at(fieldPath string) string {
+	if m.labelled {
+		return m.label
+	}
+	return fieldPath
+}
+
 // decodeMapping walks a mapping: explicit keys first, then keys merged in
-// with "<<" that were not given explicitly (YAML merge semantics).
-// set stores one entry and reports whether the key is known; valid lists
-// the known keys for "did you mean" (nil for free-form maps).
-func (l *loader) decodeMapping(n ast.Node, path string, set func(key string, val ast.Node) bool, valid []string) {
+// with "<<" that were not given explicitly (YAML merge semantics). set
+// stores one entry and reports whether the key is known.
+func (l *loader) decodeMapping(n ast.Node, path string, m mapping, set func(key string, val ast.Node) bool) {
 	pairs, ok := mappingPairs(n)
 	if !ok {
-		l.errorAt(path, nodePos(n), "expected a mapping of options, got %s", describe(n))
+		l.errorAt(m.at(path), nodePos(n), "expected a mapping of options, got %s", describe(n))
 		return
 	}
 	seen := map[string]Pos{}
@@ -421,35 +447,35 @@ func (l *loader) decodeMapping(n ast.Node, path string, set func(key string, val
 			merges = append(merges, mv.Value)
 			continue
 		}
-		l.decodePair(mv, path, seen, true, set, valid)
+		l.decodePair(mv, path, seen, true, m, set)
 	}
-	for _, m := range merges {
-		for _, src := range l.mergeSources(m, path) {
+	for _, mg := range merges {
+		for _, src := range l.mergeSources(mg, m.at(path)) {
 			srcPairs, _ := mappingPairs(src)
 			for _, mv := range srcPairs {
 				if mv == nil || mv.Key == nil {
 					continue
 				}
 				if _, isMerge := mv.Key.(*ast.MergeKeyNode); isMerge {
-					l.errorAt(path, nodePos(mv.Key), "nested << merges are not supported")
+					l.errorAt(m.at(path), nodePos(mv.Key), "nested << merges are not supported")
 					continue
 				}
-				l.decodePair(mv, path, seen, false, set, valid)
+				l.decodePair(mv, path, seen, false, m, set)
 			}
 		}
 	}
 }
 
-func (l *loader) decodePair(mv *ast.MappingValueNode, path string, seen map[string]Pos, explicit bool, set func(string, ast.Node) bool, valid []string) {
+func (l *loader) decodePair(mv *ast.MappingValueNode, path string, seen map[string]Pos, explicit bool, m mapping, set func(string, ast.Node) bool) {
 	keyNode, err := l.resolve(mv.Key)
 	keyPos := nodePos(mv.Key)
 	if err != nil {
-		l.errorAt(path, keyPos, "%v", err)
+		l.errorAt(m.at(path), keyPos, "%v", err)
 		return
 	}
 	key, ok := scalarKey(keyNode)
 	if !ok {
-		l.errorAt(path, keyPos, "keys must be names, got %s", describe(keyNode))
+		l.errorAt(m.at(path), keyPos, "keys must be names, got %s", describe(keyNode))
 		return
 	}
 	fp := JoinPath(path, key)
@@ -459,20 +485,24 @@ func (l *loader) decodePair(mv *ast.MappingValueNode, path string, seen map[stri
 			if noun, ok := l.opts.keyNouns[path]; ok {
 				what = noun
 			}
-			l.errorAt(fp, keyPos, "duplicate %s %q (first at line %d:%d)", what, key, first.Line, first.Column)
+			l.errorAt(m.at(fp), keyPos, "duplicate %s %q (first at line %d:%d)", what, key, first.Line, first.Column)
 		}
 		return
 	}
 	seen[key] = keyPos
 	l.doc.positions[fp] = srcPos{key: keyPos, value: valuePos(mv.Value), blockLines: literalLines(mv.Value)}
 	if !set(key, mv.Value) {
-		l.errorAt(fp, keyPos, "%s", unknownField(key, valid))
+		l.errorAt(m.at(fp), keyPos, "%s", unknownField(key, m.in, m.valid))
 	}
 }
 
-// unknownField is the message for a key no field has.
-func unknownField(key string, valid []string) string {
+// unknownField is the message for a key no field has; in names the
+// mapping when the problem's path does not.
+func unknownField(key, in string, valid []string) string {
 	msg := fmt.Sprintf("unknown field %q", key)
+	if in != "" {
+		msg += " in " + in
+	}
 	if s := Suggest(key, valid); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if len(valid) > 0 {

@@ -2,6 +2,7 @@ package yamlsrc
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 
 	"github.com/goccy/go-yaml/ast"
@@ -34,6 +35,117 @@ type Node struct {
 	l    *loader
 	n    ast.Node
 	path string
+	// label, when labelled, is the Problem.Path of problems at this node
+	// and the nodes under it (see Label).
+	label    string
+	labelled bool
+}
+
+// Label returns the node with problems at it, and at the nodes reached
+// from it, reported with path label instead of their field paths: for
+// schemas whose readers think in other units than fields ("step 3
+// (click)"), or "" for no path at all. Field paths stay what Doc.Pos knows.
+func (n Node) Label(label string) Node {
+	n.label, n.labelled = label, true
+	return n
+}
+
+func (n Node) child(r ast.Node, path string) Node {
+	return Node{l: n.l, n: r, path: path, label: n.label, labelled: n.labelled}
+}
+
+func (n Node) problemPath() string {
+	if n.labelled {
+		return n.label
+	}
+	return n.path
+}
+
+// count charges one node against the load's work bound; false when the
+// bound is used up (the problem is recorded once).
+func (n Node) count() bool {
+	l := n.l
+	if l.budget <= 0 {
+		return false
+	}
+	l.budget--
+	if l.budget == 0 {
+		l.errorAt(n.problemPath(), n.Pos(), "%s too large (more than %d values, counting aliases)", l.opts.what, maxLoadNodes)
+		return false
+	}
+	return true
+}
+
+// resolved is the node behind an anchor, tag or alias; ok false (and a
+// problem recorded) for an alias without its anchor.
+func (n Node) resolved(r ast.Node, path string) (Node, bool) {
+	c := n.child(r, path)
+	res, err := n.l.resolve(r)
+	if err != nil {
+		c.Errorf("%v", err)
+		return c, false
+	}
+	c.n = res
+	return c, true
+}
+
+// Entry is one key of a mapping with its value.
+type Entry struct {
+	Key    string
+	KeyPos Pos
+	Value  Node
+}
+
+// Entries are a mapping's entries in document order (keys merged in with
+// << after the explicit ones); duplicate keys are reported. ok is false
+// for a node that is not a mapping, and nothing is reported then.
+func (n Node) Entries() (entries []Entry, ok bool) {
+	if n.Kind() != KindMapping {
+		return nil, false
+	}
+	n.l.decodeMapping(n.n, n.path, n.mapping("", nil), func(key string, val ast.Node) bool {
+		fp := JoinPath(n.path, key)
+		if v, ok := n.resolved(val, fp); ok && v.count() {
+			entries = append(entries, Entry{Key: key, KeyPos: n.l.doc.positions[fp].key, Value: v})
+		}
+		return true
+	})
+	return entries, true
+}
+
+// Fields reads a mapping whose keys must be among known: an unknown key
+// is a problem (`unknown field "x" in IN`, with a "did you mean"), and so
+// is a duplicate. The values are keyed by field name. ok is false for a
+// node that is not a mapping, and nothing is reported then.
+func (n Node) Fields(in string, known ...string) (fields map[string]Node, ok bool) {
+	if n.Kind() != KindMapping {
+		return nil, false
+	}
+	fields = map[string]Node{}
+	n.l.decodeMapping(n.n, n.path, n.mapping(in, known), func(key string, val ast.Node) bool {
+		if !contains(known, key) {
+			return false
+		}
+		fp := JoinPath(n.path, key)
+		if v, ok := n.resolved(val, fp); ok && v.count() {
+			fields[key] = v
+		}
+		return true
+	})
+	return fields, true
+}
+
+func (n Node) mapping(in string, known []string) mapping {
+	return mapping{in: in, valid: known, label: n.label, labelled: n.labelled}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Kind is the node's YAML kind.
@@ -81,12 +193,54 @@ func (n Node) Text() string {
 	return ""
 }
 
+// Int is an integer node's value; false for other kinds and for
+// values beyond int64.
+func (n Node) Int() (int64, bool) {
+	in, ok := n.n.(*ast.IntegerNode)
+	if !ok {
+		return 0, false
+	}
+	switch x := in.Value.(type) {
+	case int64:
+		return x, true
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x), true
+		}
+	}
+	return 0, false
+}
+
+// Float is a float node's value (±Inf and NaN included); false for other
+// kinds, integers included.
+func (n Node) Float() (float64, bool) {
+	switch v := n.n.(type) {
+	case *ast.FloatNode:
+		return v.Value, true
+	case *ast.InfinityNode:
+		return v.Value, true
+	case *ast.NanNode:
+		return math.NaN(), true
+	}
+	return 0, false
+}
+
+// Bool is a boolean node's value; false, false for other kinds.
+func (n Node) Bool() (value, ok bool) {
+	b, ok := n.n.(*ast.BoolNode)
+	if !ok {
+		return false, false
+	}
+	return b.Value, true
+}
+
 // Describe says what the node is, for messages: `a string ("x")`,
 // "the number 5", "a list", ...
 func (n Node) Describe() string { return describe(n.n) }
 
 // Decode decodes the node into v (a pointer) by Load's rules, with the
-// node's field path; problems join the load's.
+// node's field path; problems join the load's. (A label set with Label
+// does not reach into Decode: its problems name field paths.)
 func (n Node) Decode(v any) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -107,27 +261,26 @@ func (n Node) Items() []Node {
 	for i, item := range seq.Values {
 		ip := fmt.Sprintf("%s[%d]", n.path, i)
 		n.l.doc.positions[ip] = srcPos{value: nodePos(item)}
-		if n.l.budget <= 0 {
+		it, ok := n.resolved(item, ip)
+		if !it.count() {
 			break
 		}
-		n.l.budget--
-		if n.l.budget == 0 {
-			n.l.errorAt(ip, nodePos(item), "%s too large (more than %d values, counting aliases)", n.l.opts.what, maxLoadNodes)
-			break
+		if ok {
+			out = append(out, it)
 		}
-		r, err := n.l.resolve(item)
-		if err != nil {
-			n.l.errorAt(ip, nodePos(item), "%v", err)
-			continue
-		}
-		out = append(out, Node{l: n.l, n: r, path: ip})
 	}
 	return out
 }
 
 // Errorf records an error at the node.
 func (n Node) Errorf(format string, args ...any) {
-	n.l.errorAt(n.path, n.Pos(), format, args...)
+	n.l.errorAt(n.problemPath(), n.Pos(), format, args...)
+}
+
+// ErrorfAt records an error at pos (e.g. an Entry's KeyPos), with the
+// node's path.
+func (n Node) ErrorfAt(pos Pos, format string, args ...any) {
+	n.l.errorAt(n.problemPath(), pos, format, args...)
 }
 
 // String is the node as "path (line:col)", for debugging.
