@@ -71,6 +71,9 @@ func Render(c *config.Config, name string, f *hostfacts.Facts, opts ...Option) (
 	if vm == nil {
 		return nil, fmt.Errorf("render %q: no such vm in the config", name)
 	}
+	if vm.Enable == nil || !vm.Memory.IsSet() || vm.Network == "" {
+		return nil, fmt.Errorf("render %q: the config is not defaulted (config.FillDefaults)", name)
+	}
 	if f == nil {
 		f = &hostfacts.Facts{}
 	}
@@ -91,38 +94,18 @@ type renderer struct {
 
 func (r *renderer) field(f string) string { return "vms." + r.name + "." + f }
 
-func (r *renderer) accel() config.Accelerator {
-	if r.vm.Accelerator != "" {
-		return r.vm.Accelerator
-	}
-	if r.c.Accelerator != "" {
-		return r.c.Accelerator
-	}
-	return config.AcceleratorKVM
-}
+// The accessors below read the defaulted config (config.FillDefaults is
+// the one place defaults are filled; Render refuses a config without them).
+
+func (r *renderer) accel() config.Accelerator { return r.vm.Accelerator }
 
 func (r *renderer) kvm() bool { return r.accel() == config.AcceleratorKVM }
 
-func (r *renderer) osType() config.OSType {
-	if r.vm.OSType == "" {
-		return config.OSLinux
-	}
-	return r.vm.OSType
-}
+func (r *renderer) osType() config.OSType { return r.vm.OSType }
 
-func (r *renderer) display() config.Display {
-	if r.vm.Display == "" {
-		return config.DisplaySpice
-	}
-	return r.vm.Display
-}
+func (r *renderer) display() config.Display { return r.vm.Display }
 
-func (r *renderer) firmware() config.Firmware {
-	if r.vm.Firmware == "" {
-		return config.FirmwareUEFI
-	}
-	return r.vm.Firmware
-}
+func (r *renderer) firmware() config.Firmware { return r.vm.Firmware }
 
 func (r *renderer) hugepages() bool { return r.c.Hugepages.Enable != nil && *r.c.Hugepages.Enable }
 
@@ -132,13 +115,7 @@ func (r *renderer) domain() (*libvirtxml.Domain, error) {
 		return nil, fmt.Errorf("%s: %d vcpus, need at least 1", r.field("vcpus"), vm.VCPUs)
 	}
 	mem, cur := vm.Memory.Bytes(), vm.CurrentMemory.Bytes()
-	if mem == 0 || cur == 0 {
-		return nil, fmt.Errorf("%s: no memory (render needs a defaulted config)", r.field("memory"))
-	}
 	id := vm.UUID
-	if id == "" {
-		id = config.UUIDFor(r.name)
-	}
 	domType := "kvm"
 	if !r.kvm() {
 		domType = "qemu"
@@ -228,9 +205,6 @@ func (r *renderer) memoryBacking() error {
 	mb := &libvirtxml.DomainMemoryBacking{}
 	if r.hugepages() {
 		b := r.c.HugepageSizeBytes()
-		if b == 0 {
-			return fmt.Errorf("hugepages.size: no size (render needs a defaulted config)")
-		}
 		// Always with a size: a bare <hugepages/> means the default (2M)
 		// pool even when 1G pages were reserved.
 		mb.MemoryHugePages = &libvirtxml.DomainMemoryHugepages{
@@ -430,15 +404,7 @@ func (r *renderer) clock() error {
 	return nil
 }
 
-func (r *renderer) diskBus() string {
-	if r.vm.Disk.Bus != "" {
-		return r.vm.Disk.Bus
-	}
-	if r.osType() == config.OSMacOS {
-		return "sata"
-	}
-	return "virtio"
-}
+func (r *renderer) diskBus() string { return r.vm.Disk.Bus }
 
 // DiskPath is where the VM's system disk lives when it is in the default
 // pool: <defaultStoragePath>/<name>.qcow2.
@@ -552,17 +518,11 @@ func (r *renderer) nicModel() string {
 func (r *renderer) network() error {
 	vm := r.vm
 	mac := strings.ToLower(vm.MACAddress)
-	if mac == "" {
-		mac = config.MACFor(r.name)
-	}
 	iface := libvirtxml.DomainInterface{
 		MAC:   &libvirtxml.DomainInterfaceMAC{Address: mac},
 		Model: &libvirtxml.DomainInterfaceModel{Type: r.nicModel()},
 	}
 	netw := vm.Network
-	if netw == "" {
-		netw = "default"
-	}
 	switch {
 	case netw == "none":
 		return nil
@@ -592,13 +552,7 @@ func (r *renderer) userNetWithForwards(mac string) {
 	netdev := "user,id=" + userNetID
 	for _, pf := range r.vm.PortForwards {
 		proto := pf.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
 		addr := pf.Address
-		if addr == "" {
-			addr = "127.0.0.1"
-		}
 		netdev += fmt.Sprintf(",hostfwd=%s:%s:%d-:%d", proto, addr, pf.Host, pf.Guest)
 	}
 	dev := "virtio-net-pci"
@@ -632,9 +586,6 @@ func (r *renderer) consoles() error {
 }
 
 func (r *renderer) listen() string {
-	if r.vm.Graphics.Listen == "" {
-		return "127.0.0.1"
-	}
 	return r.vm.Graphics.Listen
 }
 

@@ -303,3 +303,16 @@ func TestDefinitionChange(t *testing.T) {
 		t.Errorf("GraphicsPasswords = %q, %v", ps, err)
 	}
 }
+
+// Defaults are filled in one place, config.FillDefaults; Render does not
+// guess them and refuses a config that skipped it.
+func TestRenderNeedsDefaultedConfig(t *testing.T) {
+	c := newConfig(map[string]*config.VM{"a": newVM()})
+	if _, err := Render(c, "a", deskHost()); err == nil || !strings.Contains(err.Error(), "not defaulted") {
+		t.Errorf("undefaulted config: err = %v", err)
+	}
+	config.FillDefaults(c)
+	if _, err := Render(c, "a", deskHost()); err != nil {
+		t.Errorf("defaulted config: %v", err)
+	}
+}
