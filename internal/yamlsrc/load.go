@@ -94,7 +94,7 @@ func Load(name string, data []byte, v any, opts ...Option) (*Doc, error) {
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		panic("yamlsrc: Load needs a non-nil pointer, got " + rv.Type().String())
+		panic(fmt.Sprintf("yamlsrc: Load needs a non-nil pointer, got %T", v))
 	}
 	l := &loader{doc: doc, opts: o, anchors: map[string]ast.Node{}, budget: maxLoadNodes}
 	ast.Walk(anchorCollector(l.anchors), body)

@@ -221,3 +221,84 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// JSON is read by the same loader, with the same positions and problems.
+func TestLoadJSON(t *testing.T) {
+	_, _, got := load(t, `{"name": "n", "inner": {"count": 2.5, "on": true}, "tags": ["a", 1], "nmae": 1}`)
+	want := []string{
+		`t.yaml:1:34: inner.count: expected a whole number, got the number 2.5`,
+		`t.yaml:1:66: tags[1]: expected a string, got the number 1; quote it ("1") if you mean the text`,
+		`t.yaml:1:70: nmae: unknown field "nmae"; did you mean "name"?`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// steps is a hand-written schema over the Node API: a list of one-key
+// mappings whose problems are labelled by step, as automation scripts are.
+type steps struct{ names []string }
+
+func (s *steps) DecodeNode(n Node) {
+	for i, it := range n.Items() {
+		it = it.Label(fmt.Sprintf("step %d", i+1))
+		es, ok := it.Entries()
+		if !ok || len(es) != 1 {
+			it.Errorf("a step is one command, got %s", it.Describe())
+			continue
+		}
+		arg := es[0].Value
+		switch es[0].Key {
+		case "wait":
+			f, ok := arg.Fields("wait", "text", "timeout")
+			if !ok {
+				arg.Errorf("wait needs a mapping")
+				continue
+			}
+			if to, ok := f["timeout"]; ok {
+				if v, ok := to.Int(); !ok || v < 0 {
+					to.Errorf("timeout must be a positive integer, got %s", to.Describe())
+				}
+			}
+		default:
+			arg.ErrorfAt(es[0].KeyPos, "unknown command %q", es[0].Key)
+		}
+		s.names = append(s.names, es[0].Key)
+	}
+}
+
+func TestNodeAPI(t *testing.T) {
+	src := `- wait: {text: a, timeout: -1}
+- wait: {txet: a}
+- wiat: 1
+- wait: {text: a}
+  click: b
+- &w {wait: {text: a, text: b}}
+- *w
+`
+	var s steps
+	_, err := Load("t.yaml", []byte(src), &s)
+	want := []string{
+		`t.yaml:1:28: step 1: timeout must be a positive integer, got the number -1`,
+		`t.yaml:2:10: step 2: unknown field "txet" in wait; did you mean "text"?`,
+		`t.yaml:3:3: step 3: unknown command "wiat"`,
+		`t.yaml:4:3: step 4: a step is one command, got a mapping`,
+		`t.yaml:6:23: step 5: duplicate key "text" (first at line 6:14)`,
+		// The alias reads the anchored step again: its problems are found
+		// again, at the anchor, under the alias's step.
+		`t.yaml:6:23: step 6: duplicate key "text" (first at line 6:14)`,
+	}
+	var got []string
+	var ps Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			got = append(got, p.String())
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"wait", "wait", "wiat", "wait", "wait"}, s.names); diff != "" {
+		t.Errorf("steps read (-want +got):\n%s", diff)
+	}
+}
