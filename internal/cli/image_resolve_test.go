@@ -112,7 +112,7 @@ func TestImageResolveErrors(t *testing.T) {
 	bad := strings.Repeat("ab", 64)
 	url, _, _ := imageMirror(t, bad)
 	code, _, errOut := runDeskvm("image", "resolve", "debian", "bookworm", "--mirror", url+"/debian")
-	if code != 1 || !strings.Contains(errOut, "hash mismatch for "+url+"/debian/bookworm/20240717-1811/debian-12-genericcloud-amd64-20240717-1811.qcow2: expected sha512 "+bad) {
+	if code != 1 || !strings.Contains(errOut, "hash mismatch for "+url+"/debian/bookworm/20240717-1811/debian-12-genericcloud-amd64-20240717-1811.qcow2: expected "+bad) || !strings.Contains(errOut, "(sha512)") {
 		t.Errorf("mismatch: exit %d: %s", code, errOut)
 	}
 	if code, _, errOut := runDeskvm("image", "resolve", "fedora", "40"); code != 2 || !strings.Contains(errOut, `distro "fedora"`) {

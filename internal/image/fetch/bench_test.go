@@ -108,6 +108,9 @@ func TestDownloadHashingSpeed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("speed test (256 MiB several times) skipped in -short")
 	}
+	if raceEnabled {
+		t.Skip("speed test skipped under the race detector")
+	}
 	bin := testutil.RequiresCommand(t, "sha256sum")
 	h := newHashBench(t, 256<<20)
 	best := func(d, b time.Duration) time.Duration {

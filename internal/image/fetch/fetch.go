@@ -136,8 +136,14 @@ type MismatchError struct {
 	Got      string
 }
 
+// Error reads "hash mismatch for URL: expected …, got …"; a SHA-512 pin
+// says so at the end.
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("hash mismatch for %s: expected %s %s, got %s", e.Where, e.Algo, e.Expected, e.Got)
+	msg := fmt.Sprintf("hash mismatch for %s: expected %s, got %s", e.Where, e.Expected, e.Got)
+	if e.Algo != "sha256" {
+		msg += " (" + e.Algo + ")"
+	}
+	return msg
 }
 
 // VerifyError is returned when a Source's Verifier rejects the content.

@@ -125,7 +125,7 @@ func TestFetchHashMismatchLeavesNothing(t *testing.T) {
 	if !errors.As(err, &mm) {
 		t.Fatalf("err = %v, want a MismatchError", err)
 	}
-	want := "hash mismatch for " + url + ": expected sha256 " + wrong + ", got " + sha256Hex(content)
+	want := "hash mismatch for " + url + ": expected " + wrong + ", got " + sha256Hex(content)
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
@@ -528,7 +528,7 @@ func TestFetchPath(t *testing.T) {
 		t.Fatalf("after change: %+v, %v", r, err)
 	}
 	_, err = f.Fetch(context.Background(), "image", Source{Path: p, SHA256: sha256Hex(content)})
-	want := "hash mismatch for " + p + ": expected sha256 " + sha256Hex(content) + ", got " + sha256Hex(changed)
+	want := "hash mismatch for " + p + ": expected " + sha256Hex(content) + ", got " + sha256Hex(changed)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
