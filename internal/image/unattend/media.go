@@ -59,6 +59,10 @@ func WriteISO(path string, answer []byte) (err error) {
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("answer iso: %w", err)
 	}
+	// The answer file holds the account password in plain text.
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("answer iso: %w", err)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("answer iso: %w", err)
 	}

@@ -32,6 +32,9 @@ func TestWriteISO(t *testing.T) {
 	if err := WriteISO(path, want); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("answer ISO mode %v (%v), want 0600: it holds the password", st.Mode(), err)
+	}
 	im, f, err := iso.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)

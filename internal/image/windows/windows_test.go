@@ -155,10 +155,14 @@ func TestPreparedMachineStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proc.Kill()
+	// Enter every 250 ms for 3 s, through real QMP, as for "Press any key".
+	if n, err := PressAnyKey(ctx, proc.QMP, 250*time.Millisecond, 3*time.Second); err != nil || n < 5 {
+		t.Fatalf("press any key: %d sent, %v", n, err)
+	}
 	select {
 	case <-proc.Exited():
 		t.Fatalf("qemu exited: %s", proc.Stderr())
-	case <-time.After(3 * time.Second):
+	default:
 	}
 	if st, err := proc.QMP.Status(ctx); err != nil || st != "running" {
 		t.Fatalf("status %q %v", st, err)
