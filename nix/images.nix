@@ -16,7 +16,7 @@ let
   ];
   keys = {
     linux = common ++ [
-      "cloudImage" "hostname" "packages" "runcmd" "writeFiles" "installNix" "finalize"
+      "cloudImage" "hostname" "packages" "runcmd" "writeFiles" "installNix" "finalize" "bootTimeout"
     ];
     windows = common ++ [
       "windowsIso" "virtioDriversIso" "edition" "imageIndex" "password" "passwordFile"
