@@ -39,6 +39,9 @@ func imageMirror(t *testing.T, sha512Override string) (url string, img []byte, h
 		"/ubuntu/noble/": `<a href="release-20240423/">release-20240423/</a> <a href="release/">release/</a>`,
 		"/ubuntu/noble/release-20240423/SHA256SUMS":                             hex.EncodeToString(s256[:]) + " *ubuntu-24.04-server-cloudimg-amd64.img\n",
 		"/ubuntu/noble/release-20240423/ubuntu-24.04-server-cloudimg-amd64.img": string(img),
+		"/virtio/": `<a href="virtio-win-0.1.248-1/">x</a> <a href="virtio-win-0.1.262-2/">x</a>`,
+		"/virtio/virtio-win-0.1.262-2/virtio-win-0.1.262.iso": isoLike(img),
+		"/virtio/virtio-win-0.1.248-1/virtio-win-0.1.248.iso": string(img), // not an ISO
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -118,7 +121,38 @@ func TestImageResolveErrors(t *testing.T) {
 	if code, _, errOut := runDeskvm("image", "resolve", "fedora", "40"); code != 2 || !strings.Contains(errOut, `distro "fedora"`) {
 		t.Errorf("fedora: exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := runDeskvm("image", "resolve", "debian", "bookworm", "--version", "latest", "--mirror", url+"/debian"); code != 1 || !strings.Contains(errOut, "not a dated build") {
+	if code, _, errOut := runDeskvm("image", "resolve", "debian", "bookworm", "--version", "latest", "--mirror", url+"/debian"); code != 1 || !strings.Contains(errOut, "not a dated or numbered build") {
 		t.Errorf("latest: exit %d: %s", code, errOut)
+	}
+}
+
+// isoLike is img with an ISO 9660 volume descriptor signature.
+func isoLike(img []byte) string {
+	b := append([]byte(nil), img...)
+	copy(b[32769:], "CD001")
+	return string(b)
+}
+
+func TestImageResolveVirtioWin(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	url, img, _ := imageMirror(t, "")
+	code, out, errOut := runDeskvm("image", "resolve", "virtio-win", "--mirror", url+"/virtio")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	sum := sha256.Sum256([]byte(isoLike(img)))
+	want := fmt.Sprintf("# virtio-win 0.1.262-2; no published checksum: sha256 of the copy downloaded now\nvirtioDriversIso:\n  url: %s/virtio/virtio-win-0.1.262-2/virtio-win-0.1.262.iso\n  sha256: %x\n", url, sum)
+	if out != want || !strings.Contains(errOut, "publishes no checksums") {
+		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", out, want, errOut)
+	}
+	code, _, errOut = runDeskvm("image", "resolve", "virtio-win", "--version", "0.1.248-1", "--mirror", url+"/virtio")
+	if code != 1 || !strings.Contains(errOut, "not the expected file type") {
+		t.Errorf("a file that is no ISO: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runDeskvm("image", "resolve", "virtio-win", "stable"); code != 2 {
+		t.Errorf("virtio-win with a release: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runDeskvm("image", "resolve", "debian"); code != 2 {
+		t.Errorf("debian without a release: exit %d: %s", code, errOut)
 	}
 }

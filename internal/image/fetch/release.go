@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -22,22 +23,23 @@ import (
 // lists for it, never a rolling "latest"/"release" URL whose content
 // changes under a pinned digest.
 type Release struct {
-	Distro  string // "debian" or "ubuntu"
+	Distro  string // "debian", "ubuntu" or "virtio-win"
 	Release string // codename or number: "bookworm", "12", "noble", "24.04"
 	Arch    string // "amd64" (default) or "arm64"
 	// Variant is Debian's image flavour: "genericcloud" (default, the
 	// cloud kernel), "generic" or "nocloud". Ubuntu has one.
 	Variant string
 	// Version is the dated build: "20240717-1811" for Debian, "20240423"
-	// or "20240423.1" for Ubuntu. Empty: the newest build listed.
+	// or "20240423.1" for Ubuntu, "0.1.262-2" for virtio-win. Empty: the
+	// newest build listed.
 	Version string
 }
 
 // Resolved is a release pinned to one build.
 type Resolved struct {
-	Source  Source // URL plus SHA512 (Debian) or SHA256 (Ubuntu)
+	Source  Source // URL plus SHA512 (Debian) or SHA256 (Ubuntu); URL only (virtio-win)
 	Version string
-	SumsURL string // the checksum list the digest came from
+	SumsURL string // the checksum list the digest came from; "" when none is published
 }
 
 // Resolver looks releases up on the publishers' servers. The bases are
@@ -46,6 +48,10 @@ type Resolver struct {
 	Client     *http.Client
 	DebianBase string // default https://cloud.debian.org/images/cloud/
 	UbuntuBase string // default https://cloud-images.ubuntu.com/releases/
+	// VirtioWinBase is Fedora's archive of virtio-win builds (one
+	// directory per build; the rolling stable-/latest-virtio are never
+	// used).
+	VirtioWinBase string
 }
 
 var (
@@ -54,6 +60,8 @@ var (
 
 	debianVersion = regexp.MustCompile(`^[0-9]{8}-[0-9]+$`)
 	ubuntuVersion = regexp.MustCompile(`^[0-9]{8}(\.[0-9]+)?$`)
+	// virtio-win builds: 0.1.262-2 (directory virtio-win-0.1.262-2/).
+	virtioWinVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+$`)
 )
 
 // codename maps a release given by name or number to (codename, number).
@@ -79,17 +87,27 @@ func known(table map[string]string) string {
 	return strings.Join(out, ", ")
 }
 
-// Resolve pins rel to a versioned URL and its published digest.
+// layout is where a publisher keeps its builds and checksums.
+type layout struct {
+	dir     string         // URL of the directory that lists the builds
+	prefix  string         // a build directory's name before its version
+	version *regexp.Regexp // a dated/numbered version, never a rolling name
+	example string
+	file    func(version string) string
+	sums    string // checksum list in the build directory; "" if none
+	digits  int    // hex digits of its digests
+}
+
+// Resolve pins rel to a versioned URL and its published digest. For
+// virtio-win, which publishes no checksum list, the Source carries the
+// versioned URL only (Resolved.SumsURL is empty): the caller decides how
+// to trust the first download.
 func (r *Resolver) Resolve(ctx context.Context, rel Release) (Resolved, error) {
 	arch := cmp.Or(rel.Arch, "amd64")
 	if arch != "amd64" && arch != "arm64" {
 		return Resolved{}, fmt.Errorf("release %s %s: arch %q: want amd64 or arm64", rel.Distro, rel.Release, rel.Arch)
 	}
-	var (
-		dirURL, file, version string
-		pattern               *regexp.Regexp
-		prefix                string
-	)
+	var l layout
 	switch strings.ToLower(rel.Distro) {
 	case "debian":
 		code, num, ok := codename(debianReleases, rel.Release)
@@ -100,8 +118,11 @@ func (r *Resolver) Resolve(ctx context.Context, rel Release) (Resolved, error) {
 		if variant != "genericcloud" && variant != "generic" && variant != "nocloud" {
 			return Resolved{}, fmt.Errorf("debian variant %q: want genericcloud, generic or nocloud", rel.Variant)
 		}
-		dirURL, pattern = joinURL(cmp.Or(r.DebianBase, "https://cloud.debian.org/images/cloud/"), code+"/"), debianVersion
-		file = "debian-" + num + "-" + variant + "-" + arch + "-%s.qcow2"
+		l = layout{
+			dir: joinURL(cmp.Or(r.DebianBase, "https://cloud.debian.org/images/cloud/"), code+"/"), version: debianVersion, example: "20240717-1811",
+			file: func(v string) string { return "debian-" + num + "-" + variant + "-" + arch + "-" + v + ".qcow2" },
+			sums: "SHA512SUMS", digits: 128, // Debian lists SHA-512 only
+		}
 	case "ubuntu":
 		code, num, ok := codename(ubuntuReleases, rel.Release)
 		if !ok {
@@ -110,34 +131,44 @@ func (r *Resolver) Resolve(ctx context.Context, rel Release) (Resolved, error) {
 		if rel.Variant != "" {
 			return Resolved{}, fmt.Errorf("ubuntu has no image variants (got %q)", rel.Variant)
 		}
-		dirURL, pattern, prefix = joinURL(cmp.Or(r.UbuntuBase, "https://cloud-images.ubuntu.com/releases/"), code+"/"), ubuntuVersion, "release-"
-		file = "ubuntu-" + num + "-server-cloudimg-" + arch + ".img"
+		l = layout{
+			dir: joinURL(cmp.Or(r.UbuntuBase, "https://cloud-images.ubuntu.com/releases/"), code+"/"), prefix: "release-", version: ubuntuVersion, example: "20240423",
+			file: func(string) string { return "ubuntu-" + num + "-server-cloudimg-" + arch + ".img" },
+			sums: "SHA256SUMS", digits: 64,
+		}
+	case "virtio-win":
+		if rel.Release != "" || rel.Variant != "" || arch != "amd64" {
+			return Resolved{}, errors.New("virtio-win has no releases, variants or architectures; give a version (like 0.1.262-2) or none for the newest")
+		}
+		l = layout{
+			dir: joinURL(cmp.Or(r.VirtioWinBase, "https://fedorapeople.org/groups/virt/virtio-win/direct-downloads/archive-virtio/"), ""), prefix: "virtio-win-", version: virtioWinVersion, example: "0.1.262-2",
+			// Build 0.1.262-2 keeps virtio-win-0.1.262.iso.
+			file: func(v string) string { return "virtio-win-" + v[:strings.LastIndex(v, "-")] + ".iso" },
+		}
 	default:
-		return Resolved{}, fmt.Errorf("release distro %q: want debian or ubuntu", rel.Distro)
+		return Resolved{}, fmt.Errorf("release distro %q: want debian, ubuntu or virtio-win", rel.Distro)
 	}
-	version = rel.Version
-	if version != "" && !pattern.MatchString(version) {
-		return Resolved{}, fmt.Errorf("%s version %q is not a dated build (like %s); rolling names such as latest are not pinned", rel.Distro, version, map[bool]string{true: "20240717-1811", false: "20240423"}[prefix == ""])
+	version := rel.Version
+	if version != "" && !l.version.MatchString(version) {
+		return Resolved{}, fmt.Errorf("%s version %q is not a dated or numbered build (like %s); rolling names such as latest are not pinned", rel.Distro, version, l.example)
 	}
 	if version == "" {
-		index, err := r.get(ctx, dirURL)
+		index, err := r.get(ctx, l.dir)
 		if err != nil {
 			return Resolved{}, err
 		}
-		version = NewestVersion(ParseIndex(index), prefix, pattern)
+		version = NewestVersion(ParseIndex(index), l.prefix, l.version)
 		if version == "" {
-			return Resolved{}, fmt.Errorf("no dated build listed at %s", dirURL)
+			return Resolved{}, fmt.Errorf("no dated build listed at %s", l.dir)
 		}
 	}
-	buildURL := joinURL(dirURL, prefix+version+"/")
-	if strings.Contains(file, "%s") {
-		file = fmt.Sprintf(file, version)
+	buildURL := joinURL(l.dir, l.prefix+version+"/")
+	file := l.file(version)
+	src := Source{URL: joinURL(buildURL, file)}
+	if l.sums == "" {
+		return Resolved{Source: src, Version: version}, nil
 	}
-	sumsName, algo := "SHA256SUMS", 64
-	if prefix == "" {
-		sumsName, algo = "SHA512SUMS", 128 // Debian lists SHA-512 only
-	}
-	sumsURL := joinURL(buildURL, sumsName)
+	sumsURL := joinURL(buildURL, l.sums)
 	text, err := r.get(ctx, sumsURL)
 	if err != nil {
 		return Resolved{}, err
@@ -150,11 +181,10 @@ func (r *Resolver) Resolve(ctx context.Context, rel Release) (Resolved, error) {
 	if !ok {
 		return Resolved{}, fmt.Errorf("%s lists no %s", sumsURL, file)
 	}
-	if len(digest) != algo {
-		return Resolved{}, fmt.Errorf("%s: digest of %s has %d hex digits, want %d", sumsURL, file, len(digest), algo)
+	if len(digest) != l.digits {
+		return Resolved{}, fmt.Errorf("%s: digest of %s has %d hex digits, want %d", sumsURL, file, len(digest), l.digits)
 	}
-	src := Source{URL: joinURL(buildURL, file)}
-	if algo == 128 {
+	if l.digits == 128 {
 		src.SHA512 = digest
 	} else {
 		src.SHA256 = digest

@@ -90,8 +90,8 @@ func TestResolveReleaseErrors(t *testing.T) {
 	}{
 		{Release{Distro: "fedora", Release: "40"}, `distro "fedora"`},
 		{Release{Distro: "debian", Release: "sid"}, `debian release "sid": unknown; known: `},
-		{Release{Distro: "debian", Release: "bookworm", Version: "latest"}, "not a dated build"},
-		{Release{Distro: "ubuntu", Release: "noble", Version: "release"}, "not a dated build"},
+		{Release{Distro: "debian", Release: "bookworm", Version: "latest"}, "not a dated or numbered build"},
+		{Release{Distro: "ubuntu", Release: "noble", Version: "release"}, "not a dated or numbered build"},
 		{Release{Distro: "debian", Release: "bookworm", Arch: "i386"}, `arch "i386"`},
 		{Release{Distro: "debian", Release: "bookworm", Variant: "azure"}, `variant "azure"`},
 		{Release{Distro: "debian", Release: "bookworm", Version: "20990101-1"}, "404 Not Found"},
@@ -193,5 +193,54 @@ func TestParseIndexAndNewestVersion(t *testing.T) {
 	}
 	if got := ParseIndex([]byte(`<A HREF="a%20b/">x</a><a class=x href="c&amp;d">`)); fmt.Sprint(got) != "[a b/ c&d]" {
 		t.Errorf("unescaping: %q", got)
+	}
+}
+
+func TestResolveVirtioWin(t *testing.T) {
+	srv := sampleServer(t)
+	r := &Resolver{VirtioWinBase: srv.URL + "/virtio-win/"}
+	got, err := r.Resolve(context.Background(), Release{Distro: "virtio-win"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.1.262-2 is the newest numbered build; 0.1.96/ has no build suffix.
+	want := Resolved{Source: Source{URL: srv.URL + "/virtio-win/virtio-win-0.1.262-2/virtio-win-0.1.262.iso"}, Version: "0.1.262-2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	got, err = r.Resolve(context.Background(), Release{Distro: "virtio-win", Version: "0.1.248-1"})
+	if err != nil || got.Source.URL != srv.URL+"/virtio-win/virtio-win-0.1.248-1/virtio-win-0.1.248.iso" {
+		t.Errorf("pinned version: %+v, %v", got, err)
+	}
+	for _, rel := range []Release{{Distro: "virtio-win", Release: "stable"}, {Distro: "virtio-win", Version: "latest"}, {Distro: "virtio-win", Arch: "arm64"}} {
+		if _, err := r.Resolve(context.Background(), rel); err == nil {
+			t.Errorf("%+v: no error", rel)
+		}
+	}
+}
+
+func TestMagicVerifier(t *testing.T) {
+	iso := make([]byte, 40000)
+	copy(iso[32769:], "CD001")
+	for _, tc := range []struct {
+		content []byte
+		split   []int
+		ok      bool
+	}{
+		{iso, []int{40000}, true},
+		{iso, []int{32770, 2, 39998 - 32770}, true}, // magic across writes
+		{iso[:32771], []int{32771}, false},          // cut short
+		{make([]byte, 40000), []int{40000}, false},  // no magic
+	} {
+		v := ISO9660()()
+		off := 0
+		for _, n := range tc.split {
+			end := min(off+n, len(tc.content))
+			v.Write(tc.content[off:end])
+			off = end
+		}
+		if err := v.Verify(); (err == nil) != tc.ok {
+			t.Errorf("split %v of %d bytes: %v", tc.split, len(tc.content), err)
+		}
 	}
 }
