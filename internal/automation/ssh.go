@@ -69,8 +69,8 @@ func CheckSSH(ctx context.Context, hc *HealthCheck, opts SSHOptions) (HealthResu
 	cfg := &ssh.ClientConfig{
 		User:              hc.User,
 		Auth:              auth,
-		HostKeyCallback:   trustOnFirstUse(khPath, log),
-		HostKeyAlgorithms: hostKeyAlgorithms(khPath, addr),
+		HostKeyCallback:   TrustOnFirstUse(khPath, log),
+		HostKeyAlgorithms: HostKeyAlgorithms(khPath, addr),
 		Timeout:           hc.Timeout,
 	}
 	var res HealthResult
@@ -207,10 +207,10 @@ var preferredHostKeyAlgorithms = []string{
 	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA,
 }
 
-// hostKeyAlgorithms asks for the algorithm of the key remembered for
+// HostKeyAlgorithms asks for the algorithm of the key remembered for
 // addr, as OpenSSH does, so a server with several host keys presents the
 // one we know; for a new host it returns the preferred order.
-func hostKeyAlgorithms(path, addr string) []string {
+func HostKeyAlgorithms(path, addr string) []string {
 	check, err := knownhosts.New(path)
 	if err != nil {
 		return preferredHostKeyAlgorithms
@@ -239,11 +239,12 @@ func hostKeyAlgorithms(path, addr string) []string {
 
 var knownHostsMu sync.Mutex
 
-// trustOnFirstUse accepts and remembers the key of a host:port seen for
+// TrustOnFirstUse is the host key check of every deskvm SSH client
+// (health checks, the image builder): it accepts and remembers the key of a host:port seen for
 // the first time, accepts the remembered key, and refuses any other key
 // loudly: a changed key means another machine or a reinstalled VM, and
 // the user has to decide which.
-func trustOnFirstUse(path string, log *slog.Logger) ssh.HostKeyCallback {
+func TrustOnFirstUse(path string, log *slog.Logger) ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		knownHostsMu.Lock()
 		defer knownHostsMu.Unlock()

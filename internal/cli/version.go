@@ -20,17 +20,21 @@ func newVersionCmd(g *globalOptions) *cobra.Command {
 		Short: "Print deskvm's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			if v != "" {
-				fmt.Fprintln(g.stdout, "deskvm", v)
-				return nil
-			}
-			v = "devel"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintln(g.stdout, "deskvm", v)
+			fmt.Fprintln(g.stdout, "deskvm", deskvmVersion())
 			return nil
 		},
 	}
+}
+
+// deskvmVersion is the version set at link time, else the module version
+// the binary was built from, else "devel" (also recorded in image
+// manifests).
+func deskvmVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

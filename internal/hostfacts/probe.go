@@ -258,6 +258,10 @@ var firmwareSets = []struct {
 	}},
 }
 
+// Firmware finds the OVMF files alone, without the rest of a probe: the
+// image builder runs QEMU directly and needs no libvirt.
+func (p *Prober) Firmware() Firmware { return p.firmware() }
+
 func (p *Prober) firmware() Firmware {
 	var fw Firmware
 	find := func(dir string, names []string) string {

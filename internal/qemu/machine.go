@@ -112,6 +112,10 @@ type Drive struct {
 	// Snapshot discards every write when QEMU exits (a throw-away
 	// boot without an overlay file).
 	Snapshot bool
+	// Discard passes the guest's TRIM through to the image (and turns
+	// written zeroes into holes), so a guest's fstrim makes the image
+	// smaller before compaction.
+	Discard bool
 	// BootIndex orders boot devices, 1 first; 0 means not bootable.
 	BootIndex int
 	// Serial is the disk's serial number as the guest sees it.
@@ -278,6 +282,9 @@ func (m *Machine) Args() ([]string, error) {
 		}
 		if d.Snapshot {
 			drive += ",snapshot=on"
+		}
+		if d.Discard {
+			drive += ",discard=unmap,detect-zeroes=unmap"
 		}
 		var dev string
 		switch iface {

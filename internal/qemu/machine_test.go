@@ -50,7 +50,7 @@ func TestArgsGolden(t *testing.T) {
 			Name: "deskvm-build-debian", Accel: "tcg", CPUs: 2, MemoryMiB: 2048,
 			Firmware: Firmware{UEFI: true, Code: "/usr/share/OVMF/OVMF_CODE_4M.fd", Vars: "/tmp/b/debian.efivars.fd"},
 			Drives: []Drive{
-				{ID: "disk", File: "/tmp/b/disk.qcow2", BootIndex: 1},
+				{ID: "disk", File: "/tmp/b/disk.qcow2", BootIndex: 1, Discard: true},
 				{ID: "seed", File: "/tmp/b/seed.iso", Format: "raw", ReadOnly: true},
 			},
 			NICs:      []NIC{{MAC: "52:54:00:12:34:56", Forwards: []Forward{{HostPort: 2222, GuestPort: 22}}}},

@@ -236,3 +236,22 @@ func TestPowerdownEndsQEMU(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectAccelBootsWhatItSays: the accelerator DetectAccel picks runs a
+// machine (a KVM device that cannot set up a vCPU must give tcg).
+func TestDetectAccelBootsWhatItSays(t *testing.T) {
+	testutil.RequiresQEMU(t)
+	a := DetectAccel()
+	t.Logf("accel %s", a)
+	dir := sockDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := Start(ctx, Machine{Accel: a, QMP: QMP{Path: filepath.Join(dir, "qmp.sock")}}, nil)
+	if err != nil {
+		t.Fatalf("accel %s: %v", a, err)
+	}
+	defer p.Kill()
+	if st, err := p.QMP.Status(ctx); err != nil || st != "running" {
+		t.Fatalf("accel %s: status %q, %v", a, st, err)
+	}
+}

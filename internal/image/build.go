@@ -1,0 +1,138 @@
+package image
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deskvm/deskvm/internal/image/fetch"
+)
+
+// Options are the build's surroundings; the recipe says what to build.
+type Options struct {
+	// OutDir receives NAME.qcow2, NAME.manifest.json, NAME.run, NAME.ssh/.
+	OutDir string
+	// Fetcher brings the inputs; its CacheDir also keeps the build
+	// records (CacheDir/builds) that make a cache hit fast.
+	Fetcher *fetch.Fetcher
+	Log     *slog.Logger
+	// Progress hears about steps (nil: quiet).
+	Progress Progress
+	// Force rebuilds even when the outputs are up to date.
+	Force bool
+	// Accel forces kvm or tcg; "" detects.
+	Accel string
+	// KnownHosts, when set, is where the build VM's SSH host key is
+	// remembered (default: a file in the build's temporary directory).
+	KnownHosts string
+	// Version is deskvm's version, recorded in the manifest and part of
+	// the cache key.
+	Version string
+}
+
+// Result is what a build did.
+type Result struct {
+	Outputs  Outputs
+	Manifest *Manifest
+	CacheHit bool
+}
+
+func (o *Options) log() *slog.Logger {
+	if o.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Log
+}
+
+func (o *Options) note(format string, a ...any) {
+	if o.Progress != nil {
+		o.Progress.Note(format, a...)
+	}
+}
+
+func (o *Options) cacheDir() (string, error) {
+	if o.Fetcher != nil && o.Fetcher.CacheDir != "" {
+		return o.Fetcher.CacheDir, nil
+	}
+	return fetch.DefaultCacheDir()
+}
+
+// Build builds the recipe, or answers "cache hit" when OUT already holds
+// its image, unchanged, built from the same recipe, inputs and tools.
+func Build(ctx context.Context, r *Recipe, src *Source, opts Options) (*Result, error) {
+	if opts.Fetcher == nil {
+		opts.Fetcher = &fetch.Fetcher{Log: opts.Log}
+	}
+	if opts.OutDir == "" {
+		return nil, errors.New("build: no output directory")
+	}
+	out, err := filepath.Abs(opts.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.OutDir = out
+	switch r.Kind {
+	case KindLinux:
+		b, err := newLinuxBuild(ctx, r, src, opts)
+		if err != nil {
+			return nil, err
+		}
+		return b.run(ctx)
+	default:
+		return nil, fmt.Errorf("build %s: kind %s is not built by this deskvm yet", r.Name, r.Kind)
+	}
+}
+
+// checkCache is the cache-hit test: same key in the manifest and the
+// image still has the digest the manifest records. It reads no input and
+// boots nothing; the image is hashed only when it changed since its
+// record was written.
+func checkCache(o Outputs, key, cacheDir string, log *slog.Logger) (*Manifest, bool) {
+	m, err := ReadManifest(o.Manifest())
+	if err != nil {
+		return nil, false
+	}
+	if m.CacheKey != key {
+		log.Debug("cache miss: recipe, inputs or tools changed", "manifest", o.Manifest())
+		return nil, false
+	}
+	img := filepath.Join(o.Dir, m.Output.File)
+	digest, fromRecord, err := imageDigest(cacheDir, img)
+	if err != nil || digest != m.Output.SHA256 {
+		log.Debug("cache miss: image missing or changed", "image", img, "err", err)
+		return nil, false
+	}
+	if !fromRecord {
+		writeOutputRecord(cacheDir, img, digest)
+	}
+	if m.Boot.SSHKey != "" {
+		if _, err := os.Stat(filepath.Join(o.Dir, m.Boot.SSHKey)); err != nil {
+			return nil, false
+		}
+	}
+	return m, true
+}
+
+func newInstanceID(name string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "deskvm-" + name + "-" + hex.EncodeToString(b)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+// shq quotes one argument for the guest's shell.
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
