@@ -29,9 +29,6 @@ type Options struct {
 	Force bool
 	// Accel forces kvm or tcg; "" detects.
 	Accel string
-	// KnownHosts, when set, is where the build VM's SSH host key is
-	// remembered (default: a file in the build's temporary directory).
-	KnownHosts string
 	// Version is deskvm's version, recorded in the manifest and part of
 	// the cache key.
 	Version string

@@ -19,16 +19,13 @@ type CheckOptions struct {
 	// seed (the generalization test logs in as someone new).
 	User     string
 	Hostname string
-	// KeepKnownHosts is where the check's known_hosts goes (tests
-	// compare the host key with the build's); "" is a temporary file.
-	KnownHosts string
 }
 
 // CheckResult is what a check saw.
 type CheckResult struct {
 	Steps []StepTime
-	// HostKey is the guest's SSH host key line as seen on first contact.
-	HostKey string
+	// InstanceID is cloud-init's instance during the check.
+	InstanceID string
 	// MachineID is the guest's /etc/machine-id during the check.
 	MachineID string
 	// Output is the health command's output.
@@ -82,6 +79,7 @@ func Check(ctx context.Context, imagePath string, opts CheckOptions) (_ *CheckRe
 	var (
 		work, disk string
 		key        KeyPair
+		hostKey    KeyPair
 		g          *guest
 	)
 	steps := []Step{
@@ -109,14 +107,17 @@ func Check(ctx context.Context, imagePath string, opts CheckOptions) (_ *CheckRe
 			if key, err = NewKeyPair("deskvm-check-" + name); err != nil {
 				return err
 			}
+			if hostKey, err = NewKeyPair("deskvm-check-host"); err != nil {
+				return err
+			}
 			r := &Recipe{Hostname: hostname}
-			_, err = writeSeed(work, seedArgs(r, newInstanceID(name), user, []string{key.Public}))
+			_, err = writeSeed(work, seedArgs(r, newInstanceID(name), user, []string{key.Public}, hostKey))
 			return err
 		}},
 		{"boot", func(ctx context.Context) error {
 			spec := bootSpec{
 				Name: name + "-check", Disk: disk, Firmware: m.Boot.Firmware, MemoryMiB: m.Boot.MemoryMiB, CPUs: m.Boot.CPUs,
-				SeedISO: filepath.Join(work, "seed.iso"), User: user, Work: work, Accel: opts.Accel, Log: opts.Log,
+				SeedISO: filepath.Join(work, "seed.iso"), User: user, HostKey: hostKey.PrivateKey.PublicKey(), Work: work, Accel: opts.Accel, Log: opts.Log,
 			}
 			if m.Boot.EFIVars != "" {
 				spec.VarsTemplate = filepath.Join(out.Dir, m.Boot.EFIVars)
@@ -124,9 +125,6 @@ func Check(ctx context.Context, imagePath string, opts CheckOptions) (_ *CheckRe
 			var err error
 			if g, err = bootGuest(ctx, spec, key.PrivateKey, &cleanups); err != nil {
 				return err
-			}
-			if opts.KnownHosts != "" {
-				g.knownHosts = opts.KnownHosts
 			}
 			opts.note("qemu pid %d, ssh on %s, serial log %s", g.proc.Pid(), g.addr, g.serialLog)
 			return nil
@@ -138,14 +136,14 @@ func Check(ctx context.Context, imagePath string, opts CheckOptions) (_ *CheckRe
 			if res.Output, err = runHealth(ctx, g, &health); err != nil {
 				return err
 			}
-			out, err := g.run(ctx, "cat /etc/machine-id; cat /etc/ssh/ssh_host_ed25519_key.pub", time.Minute)
+			out, err := g.run(ctx, "cat /etc/machine-id; cat /var/lib/cloud/data/instance-id", time.Minute)
 			if err != nil {
 				return err
 			}
 			lines := strings.SplitN(strings.TrimSpace(out), "\n", 2)
 			res.MachineID = strings.TrimSpace(lines[0])
 			if len(lines) > 1 {
-				res.HostKey = strings.TrimSpace(lines[1])
+				res.InstanceID = strings.TrimSpace(lines[1])
 			}
 			return nil
 		}},

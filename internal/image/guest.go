@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/deskvm/deskvm/internal/automation"
 	"github.com/deskvm/deskvm/internal/hostfacts"
@@ -56,6 +57,11 @@ func NewKeyPair(comment string) (KeyPair, error) {
 	return KeyPair{Private: pem.EncodeToMemory(block), Public: line, PrivateKey: signer}, nil
 }
 
+// seedHostKey is the pair as a host key for the seed.
+func (k KeyPair) seedHostKey() seed.HostKey {
+	return seed.HostKey{Private: string(k.Private), Public: strings.Join(strings.Fields(k.Public)[:2], " ")}
+}
+
 // WriteFiles writes the pair as dir/id_ed25519 and dir/id_ed25519.pub,
 // both 0600, dir 0700.
 func (k KeyPair) WriteFiles(dir string) error {
@@ -83,6 +89,10 @@ type bootSpec struct {
 	SeedISO string
 	// User logs in over SSH.
 	User string
+	// HostKey is the SSH host key the seed installs; it is written to
+	// known_hosts before the first contact, so the very first connection
+	// is already checked against it.
+	HostKey ssh.PublicKey
 	// SSHPort is the host port; 0 picks a free one (and another if it
 	// is taken before QEMU binds it).
 	SSHPort int
@@ -203,6 +213,13 @@ func bootGuest(ctx context.Context, s bootSpec, sshKey ssh.Signer, cleanups *Cle
 			return nil, err
 		}
 		g.proc, g.addr, g.argv = p, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), p.Argv
+		if s.HostKey != nil {
+			line := knownhosts.Line([]string{knownhosts.Normalize(g.addr)}, s.HostKey)
+			if err := os.WriteFile(g.knownHosts, []byte(line+"\n"), 0o600); err != nil {
+				p.Kill()
+				return nil, fmt.Errorf("known_hosts: %w", err)
+			}
+		}
 		cleanups.Push("qemu (pid "+strconv.Itoa(p.Pid())+")", func(context.Context) error {
 			g.closeSSH()
 			p.Kill()

@@ -38,6 +38,7 @@ type linuxBuild struct {
 	base     fetch.Result
 	disk     string // overlay on the cloud image
 	buildKey KeyPair
+	hostKey  KeyPair // the build VM's SSH host key, given to it in the seed
 	seedArgs seed.Args
 	seedISO  string
 	guest    *guest
@@ -220,16 +221,21 @@ func (b *linuxBuild) stepSeed(ctx context.Context) error {
 	if b.userKey != "" {
 		keys = append(keys, b.userKey)
 	}
-	b.seedArgs = seedArgs(b.r, newInstanceID(b.r.Name), b.r.Username, keys)
+	if b.hostKey, err = NewKeyPair("deskvm-build-host"); err != nil {
+		return err
+	}
+	b.seedArgs = seedArgs(b.r, newInstanceID(b.r.Name), b.r.Username, keys, b.hostKey)
 	b.seedISO, err = writeSeed(b.work, b.seedArgs)
 	return err
 }
 
-// seedArgs is the cloud-init configuration of a recipe.
-func seedArgs(r *Recipe, instanceID, user string, keys []string) seed.Args {
+// seedArgs is the cloud-init configuration of a recipe. The guest gets
+// hostKey as its SSH host key, so the builder knows it before it connects.
+func seedArgs(r *Recipe, instanceID, user string, keys []string, hostKey KeyPair) seed.Args {
 	a := seed.Args{
 		InstanceID: instanceID, Hostname: r.Hostname, Username: user, SSHAuthorizedKeys: keys,
 		MAC: MACAddress, Packages: r.Packages, RunCmd: r.RunCmd,
+		HostKeys: map[string]seed.HostKey{"ed25519": hostKey.seedHostKey()},
 	}
 	for _, f := range r.WriteFiles {
 		a.WriteFiles = append(a.WriteFiles, seed.File{Path: f.Path, Content: f.Content, Permissions: f.Permissions, Owner: f.Owner})
@@ -238,10 +244,14 @@ func seedArgs(r *Recipe, instanceID, user string, keys []string) seed.Args {
 }
 
 func (b *linuxBuild) bootSpec() bootSpec {
-	return bootSpec{
+	s := bootSpec{
 		Name: b.r.Name, Disk: b.disk, Firmware: b.r.Firmware, MemoryMiB: b.r.Memory.MiB, CPUs: b.r.CPUs,
 		SeedISO: b.seedISO, User: b.r.Username, SSHPort: b.r.SSHPort, Work: b.work, Accel: b.opts.Accel, Log: b.opts.Log,
 	}
+	if b.hostKey.PrivateKey != nil {
+		s.HostKey = b.hostKey.PrivateKey.PublicKey()
+	}
+	return s
 }
 
 func (b *linuxBuild) stepBoot(ctx context.Context) error {
@@ -253,9 +263,6 @@ func (b *linuxBuild) stepBoot(ctx context.Context) error {
 		return err
 	}
 	b.guest = g
-	if b.opts.KnownHosts != "" {
-		g.knownHosts = b.opts.KnownHosts
-	}
 	b.opts.log().Debug("qemu command line", "argv", strings.Join(g.argv, " "))
 	b.opts.note("qemu pid %d, ssh on %s, serial log %s", g.proc.Pid(), g.addr, g.serialLog)
 	return nil
@@ -274,11 +281,15 @@ func (b *linuxBuild) stepCloudInit(ctx context.Context) error {
 func waitCloudInit(ctx context.Context, g *guest, timeout time.Duration) error {
 	out, err := g.run(ctx, "cloud-init status --wait --long", timeout)
 	if err != nil || !strings.Contains(out, "status: done") {
-		detail, _ := g.run(ctx, "sudo tail -n 25 /var/log/cloud-init-output.log", time.Minute)
+		if ctx.Err() != nil {
+			return err
+		}
+		status, _ := g.run(ctx, "cloud-init status --long; sudo cat /run/cloud-init/result.json", time.Minute)
+		detail, _ := g.run(ctx, "sudo tail -n 25 /var/log/cloud-init-output.log | tr -d '\\000'", time.Minute)
 		if err == nil {
 			err = fmt.Errorf("cloud-init status: %s", strings.TrimSpace(out))
 		}
-		return fmt.Errorf("cloud-init did not finish cleanly: %w\n/var/log/cloud-init-output.log ends:\n%s", err, strings.TrimSpace(detail))
+		return fmt.Errorf("cloud-init did not finish cleanly: %w\n%s\n/var/log/cloud-init-output.log ends:\n%s", err, strings.TrimSpace(status), strings.TrimSpace(detail))
 	}
 	return nil
 }

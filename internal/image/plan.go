@@ -89,7 +89,11 @@ func MakePlan(ctx context.Context, r *Recipe, src *Source, dir string, opts Opti
 	if b.userKey != "" {
 		keys = append(keys, b.userKey)
 	}
-	args := seedArgs(r, "deskvm-"+r.Name+"-plan", r.Username, keys)
+	hostKey, err := NewKeyPair("deskvm-plan-host")
+	if err != nil {
+		return nil, err
+	}
+	args := seedArgs(r, "deskvm-"+r.Name+"-plan", r.Username, keys, hostKey)
 	for _, f := range []struct {
 		name   string
 		render func(seed.Args) ([]byte, error)
