@@ -235,3 +235,25 @@ in {
 		t.Errorf("passthru recipe's cloudImage %v, want the URL form", got.Recipe["cloudImage"])
 	}
 }
+
+// TestImageRecipePlans feeds the recipe JSON of mkLinuxImage to deskvm
+// image plan: the Go recipe loader accepts what the Nix function writes.
+func TestImageRecipePlans(t *testing.T) {
+	out, err := evalImages(t, `(images.mkLinuxImage { name = "nix-dev"; cloudImage = { url = "https://example.org/debian-12-genericcloud-amd64.qcow2"; sha256 = "`+strings.Repeat("ab", 32)+`"; }; hostname = "dev"; username = "dev"; memory = 2048; cpus = 2; diskSize = "20G"; runcmd = [ "true" ]; writeFiles = [ { path = "/etc/motd"; content = "hi"; } ]; finalize = true; }).recipeJSON`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	if err := json.Unmarshal(out, &text); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	recipe := filepath.Join(dir, "recipe.json")
+	if err := os.WriteFile(recipe, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := deskvm("image", "plan", recipe, "--out", filepath.Join(dir, "out"))
+	if code != 0 || !strings.Contains(stdout, "recipe nix-dev (linux)") {
+		t.Fatalf("deskvm image plan of the Nix recipe: exit %d\n%s%s\nrecipe: %s", code, stdout, stderr, text)
+	}
+}
