@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/reconcile"
 )
 
@@ -27,7 +28,7 @@ func newApplyCmd(g *globalOptions) *cobra.Command {
 		Short: "Make libvirt and the host match the config",
 		Long: `Carries out the plan (see deskvm plan): storage pools, disk volumes,
 domain definitions, autostart, hugepages and firewall. One apply runs at a
-time (lock ` + reconcile.DefaultLockPath + `). Running again after an
+time (lock ` + host.DefaultLockPath + `). Running again after an
 interrupted apply finishes the job; running again after a complete one
 changes nothing.
 
@@ -56,8 +57,8 @@ func runApply(ctx context.Context, g *globalOptions, o *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	p := s.plan
+	defer s.Close()
+	p := s.Plan
 	for _, v := range p.VMs {
 		if v.Status == reconcile.StatusError {
 			fmt.Fprintf(g.stderr, "deskvm: vm %s: %s\n", v.Name, v.Reason)
@@ -73,7 +74,7 @@ func runApply(ctx context.Context, g *globalOptions, o *applyOptions) error {
 	}
 	opts := reconcile.Options{Restart: o.restart, DeleteDisks: o.deleteDisks, DryRun: o.dryRun,
 		ShutdownTimeout: o.shutdownTimeout, Progress: func(e reconcile.Event) { printEvent(g, e) }}
-	rep, aerr := reconcile.Apply(ctx, p, s.lv, s.host, opts)
+	rep, aerr := reconcile.Apply(ctx, p, s.Libvirt, s.Host, opts)
 	switch {
 	case o.dryRun:
 		fmt.Fprintf(g.stdout, "Dry run: %s, nothing was changed.\n", plural(p.Changes(o.restart, o.deleteDisks), "change"))

@@ -19,6 +19,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/deskvm/deskvm/internal/domainxml"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil"
@@ -73,7 +74,7 @@ func newRCEnv(t *testing.T) *rcEnv {
 
 func (e *rcEnv) cleanup() {
 	libvirttest.Cleanup(e.t, e.conn, e.prefix, e.pool)
-	_ = (&reconcile.SysHost{}).ApplyFirewall(context.Background(), reconcile.FirewallScript(os.Getenv(envFirewallTable), nil))
+	_ = (&host.Sys{}).ApplyFirewall(context.Background(), host.FirewallScript(os.Getenv(envFirewallTable), nil))
 	e.conn.Close()
 }
 
@@ -524,12 +525,12 @@ func TestApplyDryRunFirewall(t *testing.T) {
 	if got := e.changes(); len(got) != 0 {
 		t.Fatalf("dry run changed libvirt: %v", got)
 	}
-	if st, err := (&reconcile.SysHost{}).Firewall(context.Background(), os.Getenv(envFirewallTable)); err == nil && st.Present {
+	if st, err := (&host.Sys{}).Firewall(context.Background(), os.Getenv(envFirewallTable)); err == nil && st.Present {
 		t.Fatal("dry run created the firewall table")
 	}
 	// The real apply opens it, and a no-op apply leaves it.
 	e.mustRun("apply", "-f", cfg)
-	st, err := (&reconcile.SysHost{}).Firewall(context.Background(), os.Getenv(envFirewallTable))
+	st, err := (&host.Sys{}).Firewall(context.Background(), os.Getenv(envFirewallTable))
 	if err != nil || !st.Present || len(st.Ports) != 1 || st.Ports[0].First != 5987 {
 		t.Fatalf("firewall after apply: %+v %v", st, err)
 	}

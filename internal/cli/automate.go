@@ -61,7 +61,7 @@ Exit status: 0 success, 1 a step failed (the message names its line),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.vncAddr, "vnc", "", "VNC server address HOST:PORT")
-	f.StringVar(&o.vm, "vm", "", "libvirt domain whose VNC display to use (see --connect)")
+	f.StringVar(&o.vm, "vm", "", "running libvirt domain whose VNC display to use (at --connect, else the config's connect)")
 	f.StringVar(&o.passwordFile, "password-file", "", "file whose content is ${PASSWORD} in the script")
 	f.StringVar(&o.vncPasswordFile, "vnc-password-file", "", "file with the VNC server's password")
 	f.StringVar(&o.debugDir, "debug", "", "write per-step screenshots, OCR JSON, automation.log and report.html to DIR")
@@ -118,18 +118,16 @@ func runAutomate(ctx context.Context, g *globalOptions, o *automateOptions, path
 	}
 	if len(script.Steps) > 0 {
 		addr := o.vncAddr
-		if o.vm != "" {
-			uri := g.connect
-			if uri == "" {
-				uri = "qemu:///system"
-			}
-			if addr, err = live.VNCAddress(ctx, uri, o.vm); err != nil {
-				return &ExitError{Code: automateExitInvalid, Err: err}
-			}
-		}
 		// Shared, so that a person watching the VM (or deskvm screenshot)
 		// is not disconnected by the run, nor the run by them.
 		vo := vnc.Options{Logger: logger, Shared: true}
+		if o.vm != "" {
+			d, err := vmDisplay(ctx, g, o.vm, automateExitInvalid)
+			if err != nil {
+				return err
+			}
+			addr, vo.Password = d.Addr, d.Password
+		}
 		if o.vncPasswordFile != "" {
 			if vo.Password, err = secret.ReadFile(o.vncPasswordFile); err != nil {
 				return &ExitError{Code: automateExitInvalid, Err: fmt.Errorf("--vnc-password-file: %w", err)}

@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
-	"github.com/deskvm/deskvm/internal/secret"
+	"github.com/deskvm/deskvm/internal/session"
 	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
@@ -30,9 +27,6 @@ func newConfigCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// probeFunc reads the host facts; tests pass fakes.
-type probeFunc func(ctx context.Context) (*hostfacts.Facts, error)
-
 // probeForHostChecks reads what config.CheckHost needs. It skips the
 // version queries (virsh, qemu), which cost a round trip to libvirtd that
 // no host check uses.
@@ -43,22 +37,19 @@ func probeForHostChecks(ctx context.Context) (*hostfacts.Facts, error) {
 	return p.Probe(ctx)
 }
 
-// probeTimeout bounds host probing, so a hung libvirtd cannot hang validate.
-const probeTimeout = 15 * time.Second
-
 type configValidateOptions struct {
 	host bool
 	// probe reads this machine; dial reaches a remote host's libvirt (nil:
-	// dialCaps).
-	probe probeFunc
-	dial  capsDialFunc
+	// session.DialCaps).
+	probe session.ProbeFunc
+	dial  session.CapsDialFunc
 }
 
-func newConfigValidateCmd(g *globalOptions, probe probeFunc) *cobra.Command {
+func newConfigValidateCmd(g *globalOptions, probe session.ProbeFunc) *cobra.Command {
 	return newConfigValidateCmdWith(g, probe, nil)
 }
 
-func newConfigValidateCmdWith(g *globalOptions, probe probeFunc, dial capsDialFunc) *cobra.Command {
+func newConfigValidateCmdWith(g *globalOptions, probe session.ProbeFunc, dial session.CapsDialFunc) *cobra.Command {
 	o := &configValidateOptions{probe: probe, dial: dial}
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -107,13 +98,13 @@ func runConfigValidate(ctx context.Context, g *globalOptions, o *configValidateO
 
 // hostProblems runs the host checks: warnings, or errors with --host.
 func hostProblems(ctx context.Context, g *globalOptions, o *configValidateOptions, cfg *config.Config, src *yamlsrc.Doc) yamlsrc.Problems {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, session.ProbeTimeout)
 	defer cancel()
 	dial := o.dial
 	if dial == nil {
-		dial = dialCaps
+		dial = session.DialCaps
 	}
-	facts, err := factsProbe(cfg.Connect, o.probe, dial)(ctx)
+	facts, err := session.FactsProbe(cfg.Connect, o.probe, dial)(ctx)
 	if err != nil {
 		p := yamlsrc.Problem{File: src.Name, Message: fmt.Sprintf("host checks skipped: probe host: %v", err), Severity: yamlsrc.SeverityWarning}
 		if o.host {
@@ -188,84 +179,10 @@ func newConfigSchemaCmd(g *globalOptions) *cobra.Command {
 	}
 }
 
-// configPath is -f, or the first default path that exists.
-func configPath(g *globalOptions) (string, error) {
-	if g.configFile != "" {
-		return g.configFile, nil
-	}
-	for _, p := range DefaultConfigPaths {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("config file %s: %w", p, err)
-		}
-	}
-	return "", fmt.Errorf("no config file: none of %s exists; pass -f FILE", strings.Join(DefaultConfigPaths, ", "))
-}
-
-// loadConfigProblems loads the config file (-f, "-" for stdin). Problems in
-// the file come back as problems with the partial config, so callers can
-// report them with the rest; err is for a file that cannot be read.
-func loadConfigProblems(g *globalOptions) (*config.Config, *yamlsrc.Doc, yamlsrc.Problems, error) {
-	path, err := configPath(g)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var cfg *config.Config
-	var src *yamlsrc.Doc
-	if path == "-" {
-		data, rerr := io.ReadAll(g.stdin)
-		if rerr != nil {
-			return nil, nil, nil, fmt.Errorf("read config from stdin: %w", rerr)
-		}
-		cfg, src, err = config.Load("<stdin>", data)
-	} else {
-		cfg, src, err = config.LoadFile(path)
-	}
-	if err != nil {
-		var ps yamlsrc.Problems
-		if !errors.As(err, &ps) {
-			return nil, nil, nil, err
-		}
-		return cfg, src, ps, nil
-	}
-	return cfg, src, nil, nil
-}
-
-// loadCheckedConfig loads the config file, applies the global flags, fills
-// in the defaults and validates it (pure checks, no host). The problems of
-// the file and of validation come back together with file positions; cfg
-// is nil when the file could not be parsed at all, err is for a file that
-// cannot be read.
+// loadCheckedConfig loads and checks the config as the session does
+// (session.Options.LoadConfig): file, --connect, defaults, validation.
 func loadCheckedConfig(g *globalOptions) (*config.Config, *yamlsrc.Doc, yamlsrc.Problems, error) {
-	cfg, src, ps, err := loadConfigProblems(g)
-	if err != nil || cfg == nil {
-		return cfg, src, ps, err
-	}
-	applyGlobalOverrides(g, cfg)
-	config.FillDefaults(cfg)
-	return cfg, src, append(ps, src.Locate(config.Validate(cfg))...), nil
-}
-
-// readGraphicsPassword reads VM name's graphics.passwordFile ("" when it
-// has none), as every password file is read (secret.ReadFile).
-func readGraphicsPassword(cfg *config.Config, name string) (string, error) {
-	f := cfg.VMs[name].Graphics.PasswordFile
-	if f == "" {
-		return "", nil
-	}
-	pw, err := secret.ReadFile(f)
-	if err != nil {
-		return "", fmt.Errorf("vms.%s.graphics.passwordFile: %w", name, err)
-	}
-	return pw, nil
-}
-
-// applyGlobalOverrides applies flags that override the file (--connect).
-func applyGlobalOverrides(g *globalOptions, cfg *config.Config) {
-	if g.connect != "" {
-		cfg.Connect = g.connect
-	}
+	return g.session().LoadConfig()
 }
 
 // printProblems writes one line per problem, in file order, as

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/session"
 )
 
 // runDeskvm runs deskvm in-process and returns exit status, stdout, stderr.
@@ -123,12 +124,12 @@ func TestConfigFlagsAnywhere(t *testing.T) {
 // cfgTwoCPUs is a host like the test machine: two CPUs, no KVM.
 var cfgTwoCPUs = &hostfacts.Facts{CPUs: []hostfacts.CPU{{ID: 0}, {ID: 1, Core: 1}}, Firmware: hostfacts.Firmware{Code: "c", Vars: "v"}}
 
-func cfgFakeProbe(f *hostfacts.Facts, err error) probeFunc {
+func cfgFakeProbe(f *hostfacts.Facts, err error) session.ProbeFunc {
 	return func(context.Context) (*hostfacts.Facts, error) { return f, err }
 }
 
 // runValidate runs config validate with a fake host.
-func cfgRunValidate(t *testing.T, probe probeFunc, args ...string) (int, string, string) {
+func cfgRunValidate(t *testing.T, probe session.ProbeFunc, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	g := &globalOptions{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}

@@ -12,24 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/session"
 )
-
-func TestIsRemoteURI(t *testing.T) {
-	for uri, want := range map[string]bool{
-		"qemu:///system":                        false,
-		"qemu:///session":                       false,
-		"qemu+unix:///system":                   false,
-		"test:///default":                       false,
-		"qemu+ssh://root@box/system":            true,
-		"qemu+ssh://box:2222/system?keyfile=/k": true,
-		"qemu+tcp://10.0.0.5/system":            true,
-		"":                                      false,
-	} {
-		if got := isRemoteURI(uri); got != want {
-			t.Errorf("isRemoteURI(%q) = %v, want %v", uri, got, want)
-		}
-	}
-}
 
 // fakeCaps answers like a remote libvirtd, from captured XML.
 type fakeCaps struct {
@@ -58,10 +42,10 @@ func capsFixture(t *testing.T, name string) string {
 
 // fakeRemote is a dial function to a fake remote host; it records the
 // URIs dialed.
-func fakeRemote(t *testing.T, capsFile, domCapsFile string) (*fakeCaps, *[]string, capsDialFunc) {
+func fakeRemote(t *testing.T, capsFile, domCapsFile string) (*fakeCaps, *[]string, session.CapsDialFunc) {
 	fc := &fakeCaps{caps: capsFixture(t, capsFile), domCaps: capsFixture(t, domCapsFile)}
 	var dialed []string
-	return fc, &dialed, func(_ context.Context, uri string) (capsConn, error) {
+	return fc, &dialed, func(_ context.Context, uri string) (session.CapsConn, error) {
 		dialed = append(dialed, uri)
 		return fc, nil
 	}
@@ -72,11 +56,11 @@ func TestFactsProbeRemote(t *testing.T) {
 	local := func(context.Context) (*hostfacts.Facts, error) { localCalled = true; return &hostfacts.Facts{}, nil }
 	fc, dialed, dial := fakeRemote(t, "smt-kvm-capabilities.xml", "arch-domcapabilities-kvm.xml")
 
-	if _, err := factsProbe("qemu:///system", local, dial)(context.Background()); err != nil || !localCalled || len(*dialed) != 0 {
+	if _, err := session.FactsProbe("qemu:///system", local, dial)(context.Background()); err != nil || !localCalled || len(*dialed) != 0 {
 		t.Fatalf("local URI: err %v, local probe %v, dialed %v", err, localCalled, *dialed)
 	}
 	localCalled = false
-	f, err := factsProbe("qemu+ssh://box/system", local, dial)(context.Background())
+	f, err := session.FactsProbe("qemu+ssh://box/system", local, dial)(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +72,10 @@ func TestFactsProbeRemote(t *testing.T) {
 		t.Errorf("remote facts: %+v (domain capabilities asked for %q)", f, fc.virtType)
 	}
 
-	failing := func(context.Context, string) (capsConn, error) { return nil, errors.New("ssh: no route to host") }
-	if _, err := factsProbe("qemu+ssh://box/system", local, failing)(context.Background()); err == nil || localCalled {
+	failing := func(context.Context, string) (session.CapsConn, error) {
+		return nil, errors.New("ssh: no route to host")
+	}
+	if _, err := session.FactsProbe("qemu+ssh://box/system", local, failing)(context.Background()); err == nil || localCalled {
 		t.Errorf("unreachable remote: err %v, fell back to the local probe %v", err, localCalled)
 	}
 }
@@ -99,7 +85,7 @@ func TestFactsProbeRemote(t *testing.T) {
 func TestRenderRemoteHost(t *testing.T) {
 	_, _, dial := fakeRemote(t, "smt-kvm-capabilities.xml", "arch-domcapabilities-kvm.xml")
 	file := writeConfig(t, "connect: qemu+ssh://box/system\nvms:\n  w:\n    osType: windows\n    secureBoot: true\n    vcpus: 4\n    cpuPinning: auto\n")
-	probe := factsProbe("qemu+ssh://box/system", nil, dial)
+	probe := session.FactsProbe("qemu+ssh://box/system", nil, dial)
 	out, stderr, code := runRenderCmd(t, probe, file, "w")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -11,10 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/reconcile"
+	"github.com/deskvm/deskvm/internal/session"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 func init() { register("plan", newPlanCmd) }
@@ -73,141 +74,45 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.Close()
 	if o.output == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(s.plan); err != nil {
+		if err := enc.Encode(s.Plan); err != nil {
 			return err
 		}
 	} else {
-		printPlan(g.stdout, s.plan)
+		printPlan(g.stdout, s.Plan)
 	}
-	if errs := s.plan.Errors(); len(errs) > 0 {
+	if errs := s.Plan.Errors(); len(errs) > 0 {
 		return silentExit(1)
 	}
 	return nil
 }
 
-// reconcileSession is one load-observe-plan pass and what it holds open.
-type reconcileSession struct {
-	cfg    *config.Config
-	lv     libvirt.Client
-	host   reconcile.Host
-	plan   *reconcile.Plan
-	unlock func()
-	closer func()
-}
-
-func (s *reconcileSession) close() {
-	if s.closer != nil {
-		s.closer()
+// prepareReconcile runs the session's load-observe-plan pass with the
+// environment knobs, printing the config's warnings and problems.
+func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*session.Reconcile, error) {
+	ro := session.ReconcileOptions{
+		Lock:          lock,
+		LockFile:      os.Getenv(envLockFile),
+		FirewallTable: os.Getenv(envFirewallTable),
+		DomainPrefix:  os.Getenv(envDomainPrefix),
+		Wrap:          wrapLibvirt,
+		Warnings:      func(ps yamlsrc.Problems) { printProblems(g.stderr, ps) },
+		UnknownFacts:  func(uri string, f *hostfacts.Facts) { warnUnknownFacts(g.stderr, uri, f) },
 	}
-	if s.lv != nil {
-		s.lv.Close()
-	}
-	if s.unlock != nil {
-		s.unlock()
-	}
-}
-
-// prepareReconcile loads and checks the config, and only when it is
-// valid probes the host, (for apply) takes the lock, connects to libvirt,
-// observes and plans. A bad config makes no libvirt connection at all.
-func prepareReconcile(ctx context.Context, g *globalOptions, lock bool) (*reconcileSession, error) {
-	cfg, src, ps, err := loadCheckedConfig(g)
+	s, err := session.OpenReconcile(ctx, g.session(), ro)
 	if err != nil {
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-	if ps.HasErrors() {
-		printProblems(g.stderr, ps)
-		fmt.Fprintf(g.stderr, "%s: %s; nothing was changed\n", src.Name, plural(len(ps.Errors()), "error"))
-		return nil, silentExit(1)
-	}
-	printProblems(g.stderr, ps.Warnings())
-	passwords, err := readGraphicsPasswords(cfg)
-	if err != nil {
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	facts, err := factsProbe(cfg.Connect, (&hostfacts.Prober{Connect: cfg.Connect}).Probe, dialCaps)(pctx)
-	cancel()
-	if err != nil {
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-	warnUnknownFacts(g.stderr, cfg.Connect, facts)
-
-	// With a remote URI this machine is not the VM host: no hugepage pool
-	// or firewall is read or changed here (the plan notes what that host
-	// needs instead).
-	remote := remoteHost(cfg.Connect)
-	s := &reconcileSession{cfg: cfg}
-	if remote == "" {
-		s.host = &reconcile.SysHost{}
-	}
-	if lock {
-		path := os.Getenv(envLockFile)
-		if path == "" {
-			path = reconcile.DefaultLockPath
-		}
-		s.unlock, err = reconcile.Lock(path)
-		if err != nil {
-			return nil, &ExitError{Code: 1, Err: err}
-		}
-	}
-	conn, err := libvirt.Dial(ctx, cfg.Connect, libvirt.Options{})
-	if err != nil {
-		s.close()
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-	s.lv = conn
-	if wrapLibvirt != nil {
-		s.lv, s.closer = wrapLibvirt(conn)
-	}
-	table := firewallTable()
-	obs, err := reconcile.Observe(ctx, s.lv, s.host, table)
-	if err != nil {
-		s.close()
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-	s.plan, err = reconcile.MakePlan(cfg, facts, obs, reconcile.PlanOptions{GraphicsPasswords: passwords,
-		FirewallTable: table, DomainPrefix: os.Getenv(envDomainPrefix), RemoteHost: remote})
-	if err != nil {
-		s.close()
-		var pe *reconcile.PlanError
+		var pe *session.ProblemsError
 		if errors.As(err, &pe) {
-			printProblems(g.stderr, src.Locate(pe.Problems))
-			fmt.Fprintf(g.stderr, "%s: %s; nothing was changed\n", src.Name, plural(len(pe.Problems), "error"))
+			printProblems(g.stderr, pe.Problems)
+			fmt.Fprintf(g.stderr, "%s: %s; nothing was changed\n", pe.Source.Name, plural(len(pe.Problems.Errors()), "error"))
 			return nil, silentExit(1)
 		}
 		return nil, &ExitError{Code: 1, Err: err}
 	}
 	return s, nil
-}
-
-func firewallTable() string {
-	if t := os.Getenv(envFirewallTable); t != "" {
-		return t
-	}
-	return reconcile.DefaultFirewallTable
-}
-
-// readGraphicsPasswords reads graphics.passwordFile of the enabled VMs;
-// rendering puts the password into the domain, planning does no I/O.
-func readGraphicsPasswords(cfg *config.Config) (map[string]string, error) {
-	out := map[string]string{}
-	for _, name := range cfg.EnabledVMs() {
-		if cfg.VMs[name].Graphics.PasswordFile == "" {
-			continue
-		}
-		pw, err := readGraphicsPassword(cfg, name)
-		if err != nil {
-			return nil, err
-		}
-		out[name] = pw
-	}
-	return out, nil
 }
 
 // wrapLibvirt, when set, wraps every libvirt connection a reconcile

@@ -9,20 +9,21 @@ import (
 
 	"github.com/deskvm/deskvm/internal/domainxml"
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/session"
 )
 
 func init() { register("render", newRenderCmd) }
 
 type renderOptions struct {
 	secrets bool
-	probe   probeFunc
+	probe   session.ProbeFunc
 }
 
 func newRenderCmd(g *globalOptions) *cobra.Command { return newRenderCmdWith(g, nil) }
 
 // newRenderCmdWith takes the host probe; nil probes this machine, asking
 // libvirt at the config's connect URI for its version.
-func newRenderCmdWith(g *globalOptions, probe probeFunc) *cobra.Command {
+func newRenderCmdWith(g *globalOptions, probe session.ProbeFunc) *cobra.Command {
 	o := &renderOptions{probe: probe}
 	cmd := &cobra.Command{
 		Use:   "render VM",
@@ -65,7 +66,7 @@ func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name str
 	}
 	var opts []domainxml.Option
 	if o.secrets && cfg.VMs[name].Graphics.PasswordFile != "" {
-		pw, err := readGraphicsPassword(cfg, name)
+		pw, err := session.GraphicsPassword(cfg, name)
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
 		}
@@ -73,9 +74,9 @@ func runRender(ctx context.Context, g *globalOptions, o *renderOptions, name str
 	}
 	probe := o.probe
 	if probe == nil {
-		probe = factsProbe(cfg.Connect, (&hostfacts.Prober{Connect: cfg.Connect}).Probe, dialCaps)
+		probe = session.FactsProbe(cfg.Connect, (&hostfacts.Prober{Connect: cfg.Connect}).Probe, session.DialCaps)
 	}
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	pctx, cancel := context.WithTimeout(ctx, session.ProbeTimeout)
 	facts, err := probe(pctx)
 	cancel()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/domainxml"
 	"github.com/deskvm/deskvm/internal/hostfacts"
+	"github.com/deskvm/deskvm/internal/session"
 )
 
 // twoCPUs is a small machine that is not the VM host.
@@ -22,7 +23,7 @@ func twoCPUs(context.Context) (*hostfacts.Facts, error) {
 	}}, nil
 }
 
-func runRenderCmd(t *testing.T, probe probeFunc, file string, args ...string) (stdout, stderr string, code int) {
+func runRenderCmd(t *testing.T, probe session.ProbeFunc, file string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	g := &globalOptions{configFile: file, stdin: strings.NewReader(""), stdout: &out, stderr: &errb}

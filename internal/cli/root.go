@@ -11,10 +11,12 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+
+	"github.com/deskvm/deskvm/internal/session"
 )
 
 // DefaultConfigPaths are tried in order when -f is not given.
-var DefaultConfigPaths = []string{"/etc/deskvm/config.yaml", "/etc/deskvm/config.json"}
+var DefaultConfigPaths = session.DefaultConfigPaths
 
 // globalOptions holds the flags every command accepts wherever they are
 // placed on the command line.
@@ -26,6 +28,11 @@ type globalOptions struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+}
+
+// session is the application layer's view of the global options.
+func (g *globalOptions) session() session.Options {
+	return session.Options{ConfigFile: g.configFile, Stdin: g.stdin, ConfigPaths: DefaultConfigPaths, Connect: g.connect}
 }
 
 // commandFactory builds one top-level subcommand. Each command file

@@ -22,6 +22,7 @@ func init() { register("screenshot", newScreenshotCmd) }
 
 type screenshotOptions struct {
 	vncAddr      string
+	vm           string
 	passwordFile string
 	output       string
 	timeout      time.Duration
@@ -30,13 +31,16 @@ type screenshotOptions struct {
 func newScreenshotCmd(g *globalOptions) *cobra.Command {
 	o := &screenshotOptions{}
 	cmd := &cobra.Command{
-		Use:   "screenshot --vnc HOST:PORT -o FILE.png",
+		Use:   "screenshot (--vnc HOST:PORT | --vm NAME) -o FILE.png",
 		Short: "Save a VM's screen as a PNG, read over VNC",
 		Long: `Connects to a VNC server (a VM's display), waits until the whole screen
 has been received once, and writes it as a PNG. The file appears only
 when it is complete.
 
 --vnc takes HOST:PORT (e.g. 127.0.0.1:5900) or unix:/path/to/socket.
+--vm NAME finds the running domain's VNC display through libvirt (at
+--connect, else the config's connect) and uses its password, else the
+VM's graphics.passwordFile.
 --password-file holds the VNC password (a trailing newline is ignored).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +48,8 @@ when it is complete.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.vncAddr, "vnc", "", "VNC server address, HOST:PORT or unix:PATH (required)")
+	f.StringVar(&o.vncAddr, "vnc", "", "VNC server address, HOST:PORT or unix:PATH")
+	f.StringVar(&o.vm, "vm", "", "running libvirt domain whose VNC display to use (at --connect, else the config's connect)")
 	f.StringVar(&o.passwordFile, "password-file", "", "file holding the VNC password")
 	f.StringVarP(&o.output, "output", "o", "", "PNG file to write (required)")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up after this long")
@@ -52,8 +57,8 @@ when it is complete.
 }
 
 func runScreenshot(ctx context.Context, g *globalOptions, o *screenshotOptions) error {
-	if o.vncAddr == "" {
-		return &ExitError{Code: 2, Err: errors.New("screenshot: --vnc HOST:PORT is required")}
+	if (o.vncAddr == "") == (o.vm == "") {
+		return &ExitError{Code: 2, Err: errors.New("screenshot: give exactly one of --vnc HOST:PORT or --vm NAME")}
 	}
 	if o.output == "" {
 		return &ExitError{Code: 2, Err: errors.New("screenshot: -o FILE.png is required")}
@@ -64,6 +69,13 @@ func runScreenshot(ctx context.Context, g *globalOptions, o *screenshotOptions) 
 	opts := vnc.Options{Shared: true, Logger: slog.New(slog.DiscardHandler)}
 	if g.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.vm != "" {
+		d, err := vmDisplay(ctx, g, o.vm, 1)
+		if err != nil {
+			return err
+		}
+		o.vncAddr, opts.Password = d.Addr, d.Password
 	}
 	if o.passwordFile != "" {
 		pw, err := secret.ReadFile(o.passwordFile)

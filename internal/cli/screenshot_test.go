@@ -40,7 +40,8 @@ func TestScreenshotBadArguments(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no --vnc", []string{"-o", out}, 2, "--vnc HOST:PORT is required"},
+		{"no --vnc", []string{"-o", out}, 2, "give exactly one of --vnc HOST:PORT or --vm NAME"},
+		{"--vnc and --vm", []string{"--vnc", closed, "--vm", "x", "-o", out}, 2, "give exactly one of --vnc HOST:PORT or --vm NAME"},
 		{"no -o", []string{"--vnc", closed}, 2, "-o FILE.png is required"},
 		{"missing password file", []string{"--vnc", closed, "-o", out, "--password-file", filepath.Join(dir, "nope")}, 1, "password file"},
 		{"nothing listening", []string{"--vnc", closed, "-o", out, "--timeout", "2s"}, 1, "dial " + closed},

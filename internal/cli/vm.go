@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -15,8 +13,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/deskvm/deskvm/internal/config"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/libvirt"
-	"github.com/deskvm/deskvm/internal/reconcile"
+	"github.com/deskvm/deskvm/internal/session"
 	"github.com/deskvm/deskvm/internal/vmctl"
 )
 
@@ -74,7 +73,7 @@ type vmDeps struct {
 	// run runs an external program (ssh, virsh, a viewer) attached to the
 	// terminal and returns its exit status.
 	run  func(ctx context.Context, g *globalOptions, argv []string) (int, error)
-	host reconcile.Host
+	host host.Host
 	// poll is how often stop checks whether the guest is off.
 	poll time.Duration
 }
@@ -86,7 +85,7 @@ func realVMDeps() *vmDeps {
 		},
 		lookPath: exec.LookPath,
 		run:      runAttached,
-		host:     &reconcile.SysHost{},
+		host:     &host.Sys{},
 		poll:     250 * time.Millisecond,
 	}
 }
@@ -259,39 +258,41 @@ func (s *vmSession) close() { s.lv.Close() }
 // exists; without either it returns nil (list and the verbs then work
 // on the managed domains alone). A config with errors is an error.
 func loadOptionalConfig(g *globalOptions) (*config.Config, error) {
-	if g.configFile == "" {
-		found := false
-		for _, p := range DefaultConfigPaths {
-			if _, err := os.Stat(p); err == nil {
-				found = true
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return nil, &ExitError{Code: 1, Err: fmt.Errorf("config file %s: %w", p, err)}
-			}
-		}
-		if !found {
-			return nil, nil
-		}
-	}
-	cfg, src, ps, err := loadCheckedConfig(g)
-	if err != nil {
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-	if ps.HasErrors() {
-		printProblems(g.stderr, ps.Errors())
-		fmt.Fprintf(g.stderr, "%s: %s; fix the config first\n", src.Name, plural(len(ps.Errors()), "error"))
+	cfg, _, err := g.session().LoadOptionalConfig()
+	var pe *session.ProblemsError
+	switch {
+	case errors.As(err, &pe):
+		printProblems(g.stderr, pe.Problems)
+		fmt.Fprintf(g.stderr, "%s: %s; fix the config first\n", pe.Source.Name, plural(len(pe.Problems), "error"))
 		return nil, silentExit(1)
+	case err != nil:
+		return nil, &ExitError{Code: 1, Err: err}
 	}
 	return cfg, nil
 }
 
-func connectURI(g *globalOptions, cfg *config.Config) string {
-	switch {
-	case g.connect != "":
-		return g.connect
-	case cfg != nil && cfg.Connect != "":
-		return cfg.Connect
+func connectURI(g *globalOptions, cfg *config.Config) string { return g.session().URI(cfg) }
+
+// vmDisplay finds the VNC display of running domain name at the libvirt
+// URI of --connect or the config's connect (default qemu:///system),
+// through the libvirt API. Its password is the domain's, else the VM's
+// graphics.passwordFile. Errors exit with code.
+func vmDisplay(ctx context.Context, g *globalOptions, name string, code int) (session.VNCDisplay, error) {
+	cfg, err := loadOptionalConfig(g)
+	if err != nil {
+		return session.VNCDisplay{}, err
 	}
-	return libvirt.DefaultURI
+	uri := connectURI(g, cfg)
+	lv, err := session.Dial(ctx, uri)
+	if err != nil {
+		return session.VNCDisplay{}, &ExitError{Code: code, Err: err}
+	}
+	defer lv.Close()
+	d, err := session.VNC(ctx, lv, cfg, name)
+	if err != nil {
+		return session.VNCDisplay{}, &ExitError{Code: code, Err: fmt.Errorf("%w (libvirt %s)", err, uri)}
+	}
+	return d, nil
 }
 
 // openVM loads the config, connects, and makes sure name is a VM deskvm

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deskvm/deskvm/internal/reconcile"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/testutil"
 )
 
@@ -145,9 +145,9 @@ func TestApplyHugepagesRealPool(t *testing.T) {
 // gets back when the test ends. (That cleanup runs before newRCEnv's
 // removes the domains: pages a VM left running still holds become surplus
 // pages, which the kernel frees when QEMU exits.)
-func realHugepagePool(t *testing.T) (*reconcile.SysHost, uint64) {
+func realHugepagePool(t *testing.T) (*host.Sys, uint64) {
 	t.Helper()
-	host := &reconcile.SysHost{}
+	host := &host.Sys{}
 	base, err := host.Hugepages(context.Background(), 2048)
 	if err != nil {
 		t.Fatal(err)

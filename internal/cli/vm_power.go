@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskvm/deskvm/internal/reconcile"
+	"github.com/deskvm/deskvm/internal/host"
+	"github.com/deskvm/deskvm/internal/session"
 	"github.com/deskvm/deskvm/internal/vmctl"
 )
 
@@ -34,14 +35,14 @@ as it is (exit status 0).`,
 		}
 		owns := ownsHugepages(g, s)
 		if owns {
-			if err := reconcile.HugepagesBeforeStart(ctx, d.host, s.cfg, name); err != nil {
+			if err := host.HugepagesBeforeStart(ctx, d.host, s.cfg, name); err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
 		}
 		already, err := vmctl.Start(ctx, s.lv, name)
 		if err != nil {
 			if owns {
-				_ = reconcile.HugepagesAfterStop(ctx, d.host, s.cfg, name)
+				_ = host.HugepagesAfterStop(ctx, d.host, s.cfg, name)
 			}
 			return &ExitError{Code: 1, Err: err}
 		}
@@ -123,7 +124,7 @@ func ownsHugepages(g *globalOptions, s *vmSession) bool {
 	if s.cfg == nil || s.vm == nil {
 		return false
 	}
-	if r := remoteHost(s.cfg.Connect); r != "" {
+	if r := session.RemoteHost(s.cfg.Connect); r != "" {
 		if s.cfg.UsesHugepages() && s.cfg.Hugepages.OnDemand != nil && *s.cfg.Hugepages.OnDemand {
 			fmt.Fprintf(g.stderr, "note: hugepages.onDemand pages are not allocated on %s; deskvm sizes the pool only on the machine it runs on\n", r)
 		}
@@ -137,7 +138,7 @@ func releaseHugepages(ctx context.Context, g *globalOptions, d *vmDeps, s *vmSes
 	if !ownsHugepages(g, s) {
 		return nil
 	}
-	if err := reconcile.HugepagesAfterStop(ctx, d.host, s.cfg, s.name); err != nil {
+	if err := host.HugepagesAfterStop(ctx, d.host, s.cfg, s.name); err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("vm %s is off, but its hugepages were not given back: %w", s.name, err)}
 	}
 	return nil

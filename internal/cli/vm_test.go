@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/libvirt"
-	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
 
@@ -85,7 +85,7 @@ func (h *vmHarness) deps() *vmDeps {
 			h.ran = append(h.ran, argv)
 			return h.runCode, nil
 		},
-		host: &reconcile.SysHost{},
+		host: &host.Sys{},
 		poll: time.Millisecond,
 	}
 }

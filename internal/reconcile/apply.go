@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/units"
 )
@@ -62,11 +63,11 @@ type Report struct {
 // made for it (volume, definition) is removed again. Host actions failing
 // do not stop the VMs. The caller holds the apply lock (Lock) across
 // Observe, MakePlan and Apply.
-func Apply(ctx context.Context, plan *Plan, lv libvirt.Client, host Host, opts Options) (*Report, error) {
+func Apply(ctx context.Context, plan *Plan, lv libvirt.Client, h host.Host, opts Options) (*Report, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 2 * time.Minute
 	}
-	a := &applier{lv: lv, host: host, opts: opts, rep: &Report{}, failedVM: map[string]bool{},
+	a := &applier{lv: lv, host: h, opts: opts, rep: &Report{}, failedVM: map[string]bool{},
 		made: map[string][]Action{}}
 	for _, act := range plan.Actions {
 		if err := ctx.Err(); err != nil {
@@ -121,7 +122,7 @@ func joinNeeds(n []string) string {
 
 type applier struct {
 	lv       libvirt.Client
-	host     Host
+	host     host.Host
 	opts     Options
 	rep      *Report
 	failedVM map[string]bool

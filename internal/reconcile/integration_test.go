@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/domainxml"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/testutil"
@@ -80,7 +81,7 @@ func (e *realEnv) reconcile(c *config.Config, lv libvirt.Client, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	obs.Firewall = &FirewallState{}
+	obs.Firewall = &host.FirewallState{}
 	pw := map[string]string{}
 	for n, x := range e.pw {
 		pw[e.prefix+n] = x

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/libvirt"
 )
 
 // Observe reads what MakePlan compares the config with: every domain
 // (both definitions), every pool, the volumes of the active pools, and
 // deskvm's firewall table. It changes nothing.
-func Observe(ctx context.Context, lv libvirt.Client, host Host, table string) (*Observed, error) {
+func Observe(ctx context.Context, lv libvirt.Client, h host.Host, table string) (*Observed, error) {
 	if table == "" {
-		table = DefaultFirewallTable
+		table = host.DefaultFirewallTable
 	}
 	doms, err := lv.Domains(ctx)
 	if err != nil {
@@ -37,8 +38,8 @@ func Observe(ctx context.Context, lv libvirt.Client, host Host, table string) (*
 		}
 		obs.Volumes[p.Name] = vs
 	}
-	if host != nil {
-		st, err := host.Firewall(ctx, table)
+	if h != nil {
+		st, err := h.Firewall(ctx, table)
 		if err != nil {
 			obs.FirewallErr = err.Error()
 		} else {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/deskvm/deskvm/internal/config"
 	"github.com/deskvm/deskvm/internal/domainxml"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/units"
@@ -31,7 +32,7 @@ type Observed struct {
 	Volumes map[string][]libvirt.Volume `json:"volumes"`
 	// Firewall is deskvm's nftables table; nil when it could not be read
 	// (nft missing), which is only an error when ports must be opened.
-	Firewall *FirewallState `json:"firewall,omitempty"`
+	Firewall *host.FirewallState `json:"firewall,omitempty"`
 	// FirewallErr says why Firewall is nil.
 	FirewallErr string `json:"firewallError,omitempty"`
 }
@@ -216,7 +217,7 @@ func MakePlan(desired *config.Config, facts *hostfacts.Facts, obs *Observed, opt
 		obs = &Observed{}
 	}
 	if opts.FirewallTable == "" {
-		opts.FirewallTable = DefaultFirewallTable
+		opts.FirewallTable = host.DefaultFirewallTable
 	}
 	if opts.DomainPrefix != "" {
 		scoped := *obs
@@ -711,14 +712,14 @@ func (p *planner) firewall() {
 	}
 	if len(ports) == 0 {
 		if st.Present {
-			p.add(Action{Kind: ActFirewall, Target: "firewall", Script: FirewallScript(p.opts.FirewallTable, nil),
+			p.add(Action{Kind: ActFirewall, Target: "firewall", Script: host.FirewallScript(p.opts.FirewallTable, nil),
 				Reason: "no display listens beyond loopback with its firewall port switched on; remove table inet " + p.opts.FirewallTable})
 		}
 		return
 	}
-	if st.Present && st.Intact && sameRanges(st.Ports, ports) {
+	if st.Present && st.Intact && host.SameRanges(st.Ports, ports) {
 		return
 	}
-	p.add(Action{Kind: ActFirewall, Target: "firewall", Script: FirewallScript(p.opts.FirewallTable, ports),
+	p.add(Action{Kind: ActFirewall, Target: "firewall", Script: host.FirewallScript(p.opts.FirewallTable, ports),
 		Reason: "open display ports: " + strings.Join(why, "; ")})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/deskvm/deskvm/internal/config"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/hostfacts"
 	"github.com/deskvm/deskvm/internal/libvirt"
 	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
@@ -26,7 +27,7 @@ type fakeHost struct {
 	held     map[uint64]uint64
 	added    map[string]uint64
 	MaxPages uint64
-	fw       FirewallState
+	fw       host.FirewallState
 	scripts  []string
 }
 
@@ -64,7 +65,7 @@ func (h *fakeHost) SetHugepages(ctx context.Context, kib, n uint64) (uint64, err
 	return n, nil
 }
 
-func (h *fakeHost) Firewall(ctx context.Context, table string) (FirewallState, error) {
+func (h *fakeHost) Firewall(ctx context.Context, table string) (host.FirewallState, error) {
 	return h.fw, nil
 }
 
@@ -74,17 +75,17 @@ func (h *fakeHost) ApplyFirewall(ctx context.Context, script string) error {
 	h.scripts = append(h.scripts, script)
 	m := elemsRE.FindStringSubmatch(script)
 	if m == nil {
-		h.fw = FirewallState{}
+		h.fw = host.FirewallState{}
 		return nil
 	}
-	st := FirewallState{Present: true, Intact: true}
+	st := host.FirewallState{Present: true, Intact: true}
 	for _, e := range strings.Split(m[1], ", ") {
 		var a, b int
 		if n, _ := fmt.Sscanf(e, "%d-%d", &a, &b); n == 2 {
-			st.Ports = append(st.Ports, PortRange{a, b})
+			st.Ports = append(st.Ports, host.PortRange{First: a, Last: b})
 		} else {
 			fmt.Sscanf(e, "%d", &a)
-			st.Ports = append(st.Ports, PortRange{a, a})
+			st.Ports = append(st.Ports, host.PortRange{First: a, Last: a})
 		}
 	}
 	h.fw = st
@@ -139,11 +140,11 @@ func (e *env) plan() (*Plan, error) {
 		e.t.Fatalf("invalid test config: %v", ps.Errors())
 	}
 	e.facts.Hugepages[2048] = hostfacts.HugepagePool{Total: e.host.pages[2048], Free: e.host.pages[2048]}
-	var host Host = e.host
+	var h host.Host = e.host
 	if e.remote != "" {
-		host = nil
+		h = nil
 	}
-	obs, err := Observe(context.Background(), e.lv, host, "")
+	obs, err := Observe(context.Background(), e.lv, h, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -162,11 +163,11 @@ func (e *env) mustPlan() *Plan {
 func (e *env) apply(opts Options) (*Plan, *Report, error) {
 	e.t.Helper()
 	p := e.mustPlan()
-	var host Host = e.host
+	var h host.Host = e.host
 	if e.remote != "" {
-		host = nil // as the CLI passes for a remote URI
+		h = nil // as the CLI passes for a remote URI
 	}
-	r, err := Apply(context.Background(), p, e.lv, host, opts)
+	r, err := Apply(context.Background(), p, e.lv, h, opts)
 	return p, r, err
 }
 
@@ -506,7 +507,7 @@ func TestFirewallOpenedAndRemoved(t *testing.T) {
 	if _, _, err := e.apply(Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if !e.host.fw.Present || !sameRanges(e.host.fw.Ports, []PortRange{{5900, 5999}}) {
+	if !e.host.fw.Present || !host.SameRanges(e.host.fw.Ports, []host.PortRange{{First: 5900, Last: 5999}}) {
 		t.Fatalf("firewall: %+v", e.host.fw)
 	}
 	if p := e.mustPlan(); len(p.Actions) != 0 {
@@ -516,7 +517,7 @@ func TestFirewallOpenedAndRemoved(t *testing.T) {
 	if _, _, err := e.apply(Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if !sameRanges(e.host.fw.Ports, []PortRange{{5911, 5911}}) {
+	if !host.SameRanges(e.host.fw.Ports, []host.PortRange{{First: 5911, Last: 5911}}) {
 		t.Fatalf("firewall: %+v", e.host.fw)
 	}
 	a.Graphics = config.Graphics{}
@@ -644,15 +645,15 @@ func TestRemoteHostGetsNotesNotLocalChanges(t *testing.T) {
 
 func TestLockIsExclusive(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run", "apply.lock")
-	unlock, err := Lock(path)
+	unlock, err := host.Lock(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Lock(path); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "held by pid") {
+	if _, err := host.Lock(path); !errors.Is(err, host.ErrLocked) || !strings.Contains(err.Error(), "held by pid") {
 		t.Fatalf("second lock: %v", err)
 	}
 	unlock()
-	unlock2, err := Lock(path)
+	unlock2, err := host.Lock(path)
 	if err != nil {
 		t.Fatalf("lock after unlock: %v", err)
 	}
@@ -701,12 +702,12 @@ func TestHugepagesOnDemandStartStop(t *testing.T) {
 			t.Fatalf("%s: pool %d, want %d", step, h.pages[2048], want)
 		}
 	}
-	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
+	if err := host.HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	pool("start a", 138)
 	h.held[2048] += 128 // QEMU maps them
-	if err := HugepagesBeforeStart(ctx, h, c, "b"); err != nil {
+	if err := host.HugepagesBeforeStart(ctx, h, c, "b"); err != nil {
 		t.Fatal(err)
 	}
 	pool("start b", 170)
@@ -714,7 +715,7 @@ func TestHugepagesOnDemandStartStop(t *testing.T) {
 
 	// a stops: its 128 pages go, b's and the other 10 stay.
 	h.held[2048] -= 128
-	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
+	if err := host.HugepagesAfterStop(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	pool("stop a", 42)
@@ -724,18 +725,18 @@ func TestHugepagesOnDemandStartStop(t *testing.T) {
 	// so a guest that powers off by itself again and again leaks nothing.
 	h.held[2048] -= 32
 	for i := range 3 {
-		if err := HugepagesBeforeStart(ctx, h, c, "b"); err != nil {
+		if err := host.HugepagesBeforeStart(ctx, h, c, "b"); err != nil {
 			t.Fatal(err)
 		}
 		pool(fmt.Sprintf("restart %d of b after it powered off", i), 42)
 	}
 	// A stop gives back only what deskvm's starts of that VM added: a
 	// second stop of a gives nothing, b's free pages stay until b's stop.
-	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
+	if err := host.HugepagesAfterStop(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	pool("stop a again", 42)
-	if err := HugepagesAfterStop(ctx, h, c, "b"); err != nil {
+	if err := host.HugepagesAfterStop(ctx, h, c, "b"); err != nil {
 		t.Fatal(err)
 	}
 	pool("stop b", 10)
@@ -746,26 +747,26 @@ func TestHugepagesOnDemandStartStop(t *testing.T) {
 	// 100 free pages someone else reserved: a start uses them and adds
 	// only the 28 missing; its stop gives back those 28, not the 100.
 	h.pages[2048] = 110
-	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
+	if err := host.HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	pool("start a on a reserved pool", 138)
 	h.held[2048] += 128
 	h.held[2048] -= 128
-	if err := HugepagesAfterStop(ctx, h, c, "a"); err != nil {
+	if err := host.HugepagesAfterStop(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	pool("stop a on a reserved pool", 110)
 	h.pages[2048] = 10
 
 	h.MaxPages = 100
-	err := HugepagesBeforeStart(ctx, h, c, "a")
+	err := host.HugepagesBeforeStart(ctx, h, c, "a")
 	if err == nil || !strings.Contains(err.Error(), "needs 128 pages of 2M and 0 are free; asked the kernel for 128 more (138 in all), it allocated 100") {
 		t.Fatalf("shortfall: %v", err)
 	}
 	pool("shortfall put back", 10)
 	c.Hugepages.OnDemand = ptr(false)
-	if err := HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
+	if err := host.HugepagesBeforeStart(ctx, h, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	pool("without onDemand", 10)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/deskvm/deskvm/internal/cli"
+	"github.com/deskvm/deskvm/internal/host"
 	"github.com/deskvm/deskvm/internal/libvirt"
-	"github.com/deskvm/deskvm/internal/reconcile"
 	"github.com/deskvm/deskvm/internal/testutil"
 	"github.com/deskvm/deskvm/internal/testutil/libvirttest"
 )
@@ -188,5 +188,5 @@ func (e *e2eEnv) cleanup(t *testing.T) {
 	defer cancel()
 	// Idempotent ("table ...; delete table ..."); ignored like the other
 	// tests that make a table, as it holds only this run's display ports.
-	_ = (&reconcile.SysHost{}).ApplyFirewall(ctx, reconcile.FirewallScript(e.table, nil))
+	_ = (&host.Sys{}).ApplyFirewall(ctx, host.FirewallScript(e.table, nil))
 }

@@ -1,4 +1,9 @@
-package reconcile
+// Package host is what deskvm changes on the VM host besides libvirt: the
+// hugepage pool (sized by apply, grown and given back around vm start and
+// stop with hugepages.onDemand), the nftables table of display ports and
+// the apply lock. reconcile plans and applies libvirt objects and reaches
+// the host only through the Host interface; Sys is the real one.
+package host
 
 import (
 	"bytes"
@@ -14,7 +19,7 @@ import (
 	"time"
 )
 
-// Host is the part of the machine apply changes besides libvirt: the
+// Host is the part of the machine deskvm changes besides libvirt: the
 // hugepage pool and the firewall table.
 type Host interface {
 	// Hugepages reports the pool size (nr_hugepages) for a page size.
@@ -37,8 +42,8 @@ type Host interface {
 	ApplyFirewall(ctx context.Context, script string) error
 }
 
-// SysHost is the real Host: sysfs and the nft command.
-type SysHost struct {
+// Sys is the real Host: sysfs and the nft command.
+type Sys struct {
 	// Root is prepended to /sys paths (tests point it at a temp dir).
 	Root string
 	// NFT is the nft binary (default: "nft" on PATH).
@@ -54,17 +59,17 @@ type SysHost struct {
 // DefaultStateDir is where deskvm keeps state between commands.
 const DefaultStateDir = "/run/deskvm"
 
-var _ Host = (*SysHost)(nil)
+var _ Host = (*Sys)(nil)
 
 // ErrNoNFT means the nft command is not available.
 var ErrNoNFT = errors.New("nft (nftables) is not installed")
 
-func (h *SysHost) hugepagesFile(sizeKiB uint64, name string) string {
+func (h *Sys) hugepagesFile(sizeKiB uint64, name string) string {
 	return filepath.Join(h.Root, "/sys/kernel/mm/hugepages",
 		fmt.Sprintf("hugepages-%dkB", sizeKiB), name)
 }
 
-func (h *SysHost) readHugepages(sizeKiB uint64, name string) (uint64, error) {
+func (h *Sys) readHugepages(sizeKiB uint64, name string) (uint64, error) {
 	b, err := os.ReadFile(h.hugepagesFile(sizeKiB, name))
 	if err != nil {
 		return 0, fmt.Errorf("read hugepage pool (%d KiB pages): %w", sizeKiB, err)
@@ -77,12 +82,12 @@ func (h *SysHost) readHugepages(sizeKiB uint64, name string) (uint64, error) {
 }
 
 // Hugepages implements Host.
-func (h *SysHost) Hugepages(ctx context.Context, sizeKiB uint64) (uint64, error) {
+func (h *Sys) Hugepages(ctx context.Context, sizeKiB uint64) (uint64, error) {
 	return h.readHugepages(sizeKiB, "nr_hugepages")
 }
 
 // HugepagesAvailable implements Host.
-func (h *SysHost) HugepagesAvailable(ctx context.Context, sizeKiB uint64) (uint64, error) {
+func (h *Sys) HugepagesAvailable(ctx context.Context, sizeKiB uint64) (uint64, error) {
 	free, err := h.readHugepages(sizeKiB, "free_hugepages")
 	if err != nil {
 		return 0, err
@@ -97,7 +102,7 @@ func (h *SysHost) HugepagesAvailable(ctx context.Context, sizeKiB uint64) (uint6
 	return free - resv, nil
 }
 
-func (h *SysHost) addedFile(sizeKiB uint64, name string) string {
+func (h *Sys) addedFile(sizeKiB uint64, name string) string {
 	dir := h.StateDir
 	if dir == "" {
 		dir = filepath.Join(h.Root, DefaultStateDir)
@@ -106,7 +111,7 @@ func (h *SysHost) addedFile(sizeKiB uint64, name string) string {
 }
 
 // HugepagesAdded implements Host.
-func (h *SysHost) HugepagesAdded(ctx context.Context, sizeKiB uint64, name string) (uint64, error) {
+func (h *Sys) HugepagesAdded(ctx context.Context, sizeKiB uint64, name string) (uint64, error) {
 	b, err := os.ReadFile(h.addedFile(sizeKiB, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
@@ -122,7 +127,7 @@ func (h *SysHost) HugepagesAdded(ctx context.Context, sizeKiB uint64, name strin
 }
 
 // SetHugepagesAdded implements Host.
-func (h *SysHost) SetHugepagesAdded(ctx context.Context, sizeKiB uint64, name string, n uint64) error {
+func (h *Sys) SetHugepagesAdded(ctx context.Context, sizeKiB uint64, name string, n uint64) error {
 	f := h.addedFile(sizeKiB, name)
 	if n == 0 {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -141,7 +146,7 @@ func (h *SysHost) SetHugepagesAdded(ctx context.Context, sizeKiB uint64, name st
 
 // SetHugepages implements Host. The kernel takes the write even when it
 // can only allocate part, so the result is read back.
-func (h *SysHost) SetHugepages(ctx context.Context, sizeKiB, n uint64) (uint64, error) {
+func (h *Sys) SetHugepages(ctx context.Context, sizeKiB, n uint64) (uint64, error) {
 	f := h.hugepagesFile(sizeKiB, "nr_hugepages")
 	if err := os.WriteFile(f, []byte(strconv.FormatUint(n, 10)+"\n"), 0o644); err != nil {
 		return 0, fmt.Errorf("set hugepage pool to %d pages of %d KiB: %w", n, sizeKiB, err)
@@ -149,7 +154,7 @@ func (h *SysHost) SetHugepages(ctx context.Context, sizeKiB, n uint64) (uint64, 
 	return h.Hugepages(ctx, sizeKiB)
 }
 
-func (h *SysHost) nft(ctx context.Context, stdin string, args ...string) ([]byte, error) {
+func (h *Sys) nft(ctx context.Context, stdin string, args ...string) ([]byte, error) {
 	bin := h.NFT
 	if bin == "" {
 		p, err := exec.LookPath("nft")
@@ -175,7 +180,7 @@ func (h *SysHost) nft(ctx context.Context, stdin string, args ...string) ([]byte
 }
 
 // Firewall implements Host.
-func (h *SysHost) Firewall(ctx context.Context, table string) (FirewallState, error) {
+func (h *Sys) Firewall(ctx context.Context, table string) (FirewallState, error) {
 	out, err := h.nft(ctx, "", "-j", "list", "table", "inet", table)
 	if err != nil {
 		// A missing table is the normal "nothing opened" state.
@@ -188,7 +193,7 @@ func (h *SysHost) Firewall(ctx context.Context, table string) (FirewallState, er
 }
 
 // ApplyFirewall implements Host.
-func (h *SysHost) ApplyFirewall(ctx context.Context, script string) error {
+func (h *Sys) ApplyFirewall(ctx context.Context, script string) error {
 	if _, err := h.nft(ctx, script, "-f", "-"); err != nil {
 		return fmt.Errorf("apply firewall: %w", err)
 	}
