@@ -52,6 +52,17 @@ if ! grep -q ' hugetlbfs ' /proc/mounts; then
   fi
 fi
 
+# /dev/kvm: udev gives it group kvm and mode 0660 on a usual host, so QEMU
+# under libvirt (user libvirt-qemu, group kvm) can use it. Without udev a
+# /dev/kvm can stay root-only; libvirt's capability probe then reports KVM
+# while its check of the cached capabilities finds /dev/kvm unusable, so it
+# probes QEMU again on every call (a define then takes a minute or times
+# out). Same owner and mode as udev's rule; only a root-only node changes.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %U:%G:%a /dev/kvm)" = root:root:600 ]; then
+  $SUDO chgrp kvm /dev/kvm && $SUDO chmod 0660 /dev/kvm &&
+    echo "install-deps: /dev/kvm is now group kvm, mode 0660 (as udev sets it)"
+fi
+
 # libvirt: no systemd on these machines, so start the daemons by hand.
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
   pgrep -x virtlogd >/dev/null || $SUDO virtlogd -d
