@@ -310,63 +310,16 @@ func openVM(ctx context.Context, g *globalOptions, d *vmDeps, name string) (*vmS
 	if err != nil {
 		return nil, &ExitError{Code: 1, Err: err}
 	}
-	dom, derr := s.lv.Domain(ctx, name)
-	switch {
-	case derr == nil:
-		st, _, err := vmctl.StatusOf(dom)
-		inConfig := s.vm != nil && s.vm.Enabled()
-		if err == nil && (st.Managed || inConfig) {
-			if !st.Managed {
-				s.close()
-				return nil, &ExitError{Code: 1, Err: fmt.Errorf("vm %s: libvirt has a domain %s that deskvm did not define (no deskvm metadata); deskvm leaves it alone", name, name)}
-			}
-			s.dom = dom
-			return s, nil
-		}
-	case errors.Is(derr, libvirt.ErrNotFound):
-		if s.vm != nil && s.vm.Enabled() {
-			s.close()
-			return nil, &ExitError{Code: 1, Err: fmt.Errorf("vm %s is in the config but not defined in libvirt (%s): run deskvm apply", name, s.uri)}
-		}
-	default:
+	s.dom, err = session.LookupVM(ctx, s.lv, cfg, s.uri, name)
+	if err != nil {
 		s.close()
-		return nil, &ExitError{Code: 1, Err: derr}
-	}
-	known := knownVMs(ctx, cfg, s.lv)
-	s.close()
-	msg := fmt.Sprintf("unknown VM %q", name)
-	if s.vm != nil {
-		msg = fmt.Sprintf("vm %s is disabled in the config (enable: false)", name)
-	}
-	if len(known) == 0 {
-		return nil, &ExitError{Code: 2, Err: fmt.Errorf("%s; no VMs are configured or managed by deskvm at %s", msg, s.uri)}
-	}
-	return nil, &ExitError{Code: 2, Err: fmt.Errorf("%s; VMs: %s", msg, strings.Join(known, ", "))}
-}
-
-// knownVMs are the enabled VMs of the config and the managed domains.
-func knownVMs(ctx context.Context, cfg *config.Config, lv vmLibvirt) []string {
-	set := map[string]bool{}
-	if cfg != nil {
-		for _, n := range cfg.EnabledVMs() {
-			set[n] = true
+		var ue *session.UnknownVMError
+		if errors.As(err, &ue) {
+			return nil, &ExitError{Code: 2, Err: err}
 		}
+		return nil, &ExitError{Code: 1, Err: err}
 	}
-	if lv != nil {
-		if doms, err := lv.Domains(ctx); err == nil {
-			for _, d := range doms {
-				if st, _, err := vmctl.StatusOf(d); err == nil && st.Managed {
-					set[d.Name] = true
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(set))
-	for n := range set {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return s, nil
 }
 
 // verbCommand is the skeleton every verb shares: it opens the session and
