@@ -40,16 +40,24 @@ type Match struct {
 
 // Find returns every match of q in res, in reading order.
 //
-// Fuzzy matching compares each query word with one recognised word by
-// edit distance (Levenshtein) and allows:
-//   - no slip in words of up to 3 characters or containing a digit;
-//   - 1 slip in words of 4–7 characters, 2 in longer ones;
-//   - never a word that only adds or drops letters at its end
-//     ("detect" does not match "detection", "Install" not "Installs");
-//   - at most 15% of the phrase's characters in all.
+// Fuzzy matching tolerates only what OCR is known to confuse, never an
+// arbitrary letter or digit, so a phrase that differs from the screen by
+// one letter or one digit is not found:
+//   - characters that screen fonts draw alike: O/0, I/l/1/|, S/5, B/8,
+//     Z/2, g/9/q, e/c, U/V, T/I, ./, and :/; (see confusions), and the
+//     pairs rn/m, vv/w, cl/d, each counted as one slip;
+//   - at most 30% of the phrase's characters (at least 1) may be slips;
+//   - punctuation inside a query word may come out as a space (OCR splits
+//     "52:54:00:12:34:56" after a colon, "x86_64" at the underscore), a
+//     space may appear next to such punctuation, and an underscore may be
+//     lost (one slip);
+//   - one recognised word may stand for up to three query words run
+//     together ("GoBack" for "Go Back").
 //
-// Words are never merged or split, so "Hostname" does not match
-// "host name".
+// Never a word that only adds or drops letters, so "detect" does not
+// match "detection", "Install" not "Installs", "HTTP" not "HTTPS".
+// Words are never split without punctuation, so "Hostname" does not
+// match "host name".
 func Find(res *Result, q Query) []Match {
 	if res == nil {
 		return nil
@@ -210,14 +218,14 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 			lws = append(lws, w)
 		}
 	}
-	budget := (15*total + 99) / 100
+	budget := max(1, (30*total)/100)
 	var out []Match
 	for i := 0; i < len(lw); i++ {
-		end, edits := matchFrom(qw, lw, i, q.Fuzzy)
-		if end < 0 || edits > 0 && edits > budget {
+		end, slips := matchFrom(qw, lw, i, q.Fuzzy)
+		if end < 0 || slips > budget {
 			continue
 		}
-		out = append(out, newMatch(li, lws[i:end], 1-float64(edits)/float64(total)))
+		out = append(out, newMatch(li, lws[i:end], 1-float64(slips)/float64(total)))
 		i = end - 1
 	}
 	return out
@@ -226,9 +234,10 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 // matchFrom matches all query words against line words from index i on
 // and returns the end index and the number of slips, or -1. One line word
 // may stand for up to three query words run together ("GoBack" for
-// "Go Back"), a slip OCR makes when word spacing is tight; the reverse
-// (one query word split over line words) is not allowed, so "Hostname"
-// does not match "host name".
+// "Go Back"), a slip OCR makes when word spacing is tight; one query word
+// with punctuation inside may be split over up to four line words
+// ("52:54:00: 12:34:56"), but a word without punctuation is never split,
+// so "Hostname" does not match "host name".
 func matchFrom(qw, lw []string, i int, fuzzy bool) (int, int) {
 	if len(qw) == 0 {
 		return i, 0
@@ -236,26 +245,53 @@ func matchFrom(qw, lw []string, i int, fuzzy bool) (int, int) {
 	if i >= len(lw) {
 		return -1, 0
 	}
-	best, bestEdits := -1, 0
+	best, bestSlips := -1, 0
 	for k := 1; k <= 3 && k <= len(qw); k++ {
 		want := strings.Join(qw[:k], "")
-		d := wordDistance(want, lw[i], fuzzy)
-		if d < 0 {
-			continue
+		parts := 1
+		if fuzzy && k == 1 && strings.ContainsFunc(want, isPunct) {
+			parts = 4
 		}
-		end, e := matchFrom(qw[k:], lw, i+1, fuzzy)
-		if end < 0 {
-			continue
-		}
-		if best < 0 || d+e < bestEdits {
-			best, bestEdits = end, d+e
+		for m := 1; m <= parts && i+m <= len(lw); m++ {
+			d := wordDistance(want, strings.Join(lw[i:i+m], " "), fuzzy)
+			if d < 0 {
+				continue
+			}
+			end, e := matchFrom(qw[k:], lw, i+m, fuzzy)
+			if end < 0 {
+				continue
+			}
+			if best < 0 || d+e < bestSlips {
+				best, bestSlips = end, d+e
+			}
 		}
 	}
-	return best, bestEdits
+	return best, bestSlips
 }
 
+func isPunct(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) }
+
+// confusions are the pairs of characters (after case folding) that OCR
+// takes for one another on screen fonts.
+var confusions = func() map[[2]rune]bool {
+	m := map[[2]rune]bool{}
+	for _, p := range []string{
+		"o0", "il", "i1", "l1", "i|", "l|", "1|", "i!", "l!", "s5", "b8", "z2",
+		"g9", "gq", "q9", "ec", "uv", "ti", ".,", ":;", "'\"", "'`",
+	} {
+		a, b := []rune(p)[0], []rune(p)[1]
+		m[[2]rune{a, b}], m[[2]rune{b, a}] = true, true
+	}
+	return m
+}()
+
+// multiConfusions are letter groups OCR reads as one letter and back.
+var multiConfusions = [][2]string{{"rn", "m"}, {"vv", "w"}, {"cl", "d"}}
+
 // wordDistance is the number of slips between a query word and a
-// recognised word, or -1 when they are different words.
+// recognised word (several recognised words joined by spaces when the
+// query word is split at its punctuation), or -1 when they are different
+// words. Without fuzzy only equal words match.
 func wordDistance(want, got string, fuzzy bool) int {
 	if want == got {
 		return 0
@@ -263,42 +299,73 @@ func wordDistance(want, got string, fuzzy bool) int {
 	if !fuzzy {
 		return -1
 	}
-	a, b := []rune(want), []rune(got)
-	allowed := 2
-	switch {
-	case len(a) <= 3:
-		return -1
-	case len(a) <= 7:
-		allowed = 1
+	return confusionDistance([]rune(want), []rune(got))
+}
+
+// confusionDistance aligns q with g using only the tolerated slips (see
+// Find) and returns their smallest number, or -1.
+func confusionDistance(q, g []rune) int {
+	n, m := len(q), len(g)
+	const inf = 1 << 20
+	dp := make([]int, (n+1)*(m+1))
+	for k := range dp {
+		dp[k] = inf
 	}
-	if strings.ContainsFunc(want, unicode.IsDigit) {
-		return -1
+	at := func(i, j int) *int { return &dp[i*(m+1)+j] }
+	*at(0, 0) = 0
+	relax := func(i, j, v int) {
+		if i <= n && j <= m && v < *at(i, j) {
+			*at(i, j) = v
+		}
 	}
-	if strings.HasPrefix(got, want) || strings.HasPrefix(want, got) {
-		return -1
+	for i := 0; i <= n; i++ {
+		for j := 0; j <= m; j++ {
+			c := *at(i, j)
+			if c >= inf {
+				continue
+			}
+			if i < n && j < m {
+				switch {
+				case q[i] == g[j]:
+					relax(i+1, j+1, c)
+				case confusions[[2]rune{unicode.ToLower(q[i]), unicode.ToLower(g[j])}]:
+					relax(i+1, j+1, c+1)
+				case isPunct(q[i]) && g[j] == ' ':
+					relax(i+1, j+1, c)
+				}
+				for _, mc := range multiConfusions {
+					a, b := []rune(mc[0]), []rune(mc[1])
+					if hasRunes(q[i:], a) && hasRunes(g[j:], b) {
+						relax(i+len(a), j+len(b), c+1)
+					}
+					if hasRunes(q[i:], b) && hasRunes(g[j:], a) {
+						relax(i+len(b), j+len(a), c+1)
+					}
+				}
+			}
+			if j < m && g[j] == ' ' && (i > 0 && isPunct(q[i-1]) || i < n && isPunct(q[i])) {
+				relax(i, j+1, c)
+			}
+			if i < n && q[i] == '_' {
+				relax(i+1, j, c+1)
+			}
+		}
 	}
-	if d := levenshtein(a, b); d <= allowed {
+	if d := *at(n, m); d < inf {
 		return d
 	}
 	return -1
 }
 
-func levenshtein(a, b []rune) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+// hasRunes reports whether s starts with the lower-case runes p.
+func hasRunes(s, p []rune) bool {
+	if len(s) < len(p) {
+		return false
 	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+	for i, r := range p {
+		if unicode.ToLower(s[i]) != r {
+			return false
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return true
 }

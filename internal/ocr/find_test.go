@@ -79,9 +79,23 @@ func TestFindFuzzyThreshold(t *testing.T) {
 		{"continue", "c0nt1nuo", false}, // 3 slips
 		{"back", "baek", true},          // 1 slip in 4 letters
 		{"back", "bxek", false},         // 2 slips in 4 letters
-		{"go", "g0", false},             // short words are exact
-		{"install", "installs", false},  // letters added at the end
-		{"detect", "detection", false},  // a longer word
+		{"go", "gu", false},             // not a confusion
+		{"ok", "0k", true},              // O and zero
+		{"http", "https", false},        // a letter more
+		{"http", "htip", true},          // T and I
+		{"sata", "pata", false},         // one letter off
+		{"manager", "manger", false},    // a letter less
+		{"network", "netwerk", false},   // one letter off
+		{"hostname", "hostnarne", true}, // rn and m
+		{"vda1", "vdal", true},          // one and l
+		{"vda2", "vda1", false},         // one digit off
+		{"52:54:00:12:34:56", "52:54:00 12:34:56", true},
+		{"52:54:00:12:34:56", "52:54:00 12:34:57", false},
+		{"x86_64", "x86 64", true},
+		{"x86_64", "x8664", true},
+		{"x86_64", "x86 65", false},
+		{"install", "installs", false}, // letters added at the end
+		{"detect", "detection", false}, // a longer word
 		{"language", "languagc", true},
 		{"v2.2", "v2.3", false}, // digits are exact
 	}
@@ -91,12 +105,13 @@ func TestFindFuzzyThreshold(t *testing.T) {
 			t.Errorf("wordDistance(%q, %q) = %d, want match=%v", c.want, c.got, d, c.ok)
 		}
 	}
-	// Phrase budget: 15% of the phrase's letters in all.
+	// Phrase budget: 30% of the phrase's characters; transposed and
+	// missing letters are never tolerated.
 	res := result(lineOf(0, 0, "Plaese entr the hostnarne"))
 	if ms := Find(res, Query{Text: "Please enter the hostname", Fuzzy: true}); len(ms) != 0 {
 		t.Errorf("4 slips in 22 letters matched: %+v", ms)
 	}
-	res = result(lineOf(0, 0, "Please entor the hostnarne"))
+	res = result(lineOf(0, 0, "Please entcr the hostnarne"))
 	ms := Find(res, Query{Text: "Please enter the hostname", Fuzzy: true})
 	if len(ms) != 1 || ms[0].Score >= 1 || ms[0].Score < 0.8 {
 		t.Errorf("2 slips in 22 letters: %+v", ms)
