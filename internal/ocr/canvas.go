@@ -37,6 +37,11 @@ type placement struct {
 // CPU (measured on the corpus, see docs/ocr.md).
 func scaleFor(h int, smooth bool) int {
 	switch {
+	case smooth && h < smoothTarget:
+		// Anti-aliased text is enlarged to about smoothTarget px, so
+		// that the lines of one font come out alike whether or not
+		// they have ascenders, and a canvas holds text of one size.
+		return min(max((2*smoothTarget+h-1)/h, 2), 6)
 	case h <= 9:
 		return 6
 	case smooth && h >= 10 && h <= 22:
@@ -46,6 +51,9 @@ func scaleFor(h int, smooth bool) int {
 	}
 	return 2
 }
+
+// smoothTarget is the height (px) anti-aliased lines are enlarged to.
+var smoothTarget = 24
 
 // scaleSmooth and scalePixel are the enlargements of anti-aliased and
 // pixel-font text 10–22 px high.

@@ -32,8 +32,8 @@ const (
 
 // The corpus's extent (issue 14 asks for at least 40 screens of 5 kinds).
 const (
-	devCorpusMinScreens = 20
-	devCorpusMinKinds   = 2
+	devCorpusMinScreens = 43
+	devCorpusMinKinds   = 5
 )
 
 type devImage struct {

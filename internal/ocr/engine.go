@@ -14,6 +14,9 @@ import (
 // piece's top-left corner in original pixels.
 type pieceText struct {
 	lines [][]Word
+	// alts is a second reading at another enlargement, made when the
+	// first one was weak (see reread).
+	alts [][]Word
 }
 
 // Tesseract is the stateless Engine: it prepares the region, reads every
@@ -54,7 +57,81 @@ func (t *Tesseract) Recognize(ctx context.Context, img image.Image, region image
 	if err != nil {
 		return nil, err
 	}
+	if _, err := t.reread(ctx, ink, pieces, texts); err != nil {
+		return nil, err
+	}
 	return assemble(pieces, texts), nil
+}
+
+// weakConfidence: a piece with a word Tesseract is less sure of than this
+// is read a second time at another enlargement.
+var weakConfidence = 0.80
+
+// altKey marks the key of a piece's second reading.
+const altKey = 0x9e3779b97f4a7c15
+
+// reread reads the pieces whose first reading was weak (a word below
+// weakConfidence, or no word at all) again at a second enlargement and
+// keeps that reading as the pieces' alternative: Find accepts a phrase
+// in either. Small and large text fail in different ways (thin strokes
+// merge when enlarged little, big glyphs split into pieces), so a line
+// misread at one scale is often read right at the other.
+// It returns how many pieces it read again.
+func (t *Tesseract) reread(ctx context.Context, ink *image.Gray, ps []piece, texts map[uint64]pieceText) (int, error) {
+	var alts []piece
+	seen := map[uint64]bool{}
+	for _, p := range ps {
+		pt, ok := texts[p.key]
+		if !ok || seen[p.key] || !weak(pt) {
+			continue
+		}
+		seen[p.key] = true
+		a := p
+		a.scale2 = altScale(p.scale2)
+		a.key = p.key ^ altKey
+		alts = append(alts, a)
+	}
+	if len(alts) == 0 {
+		return 0, nil
+	}
+	got, err := t.read(ctx, ink, alts)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range alts {
+		k := a.key ^ altKey
+		pt := texts[k]
+		pt.alts = got[a.key].lines
+		texts[k] = pt
+	}
+	return len(alts), nil
+}
+
+func weak(pt pieceText) bool {
+	if len(pt.lines) == 0 {
+		return true
+	}
+	for _, l := range pt.lines {
+		for _, w := range l {
+			if w.Confidence < weakConfidence {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// altScale is the second enlargement (in halves) for a piece read at s:
+// twice as large for text read at 1× or 1.5×, 3× for 2×, and 1.5× for
+// text that was enlarged more.
+func altScale(s int) int {
+	switch {
+	case s <= 3:
+		return 4
+	case s == 4:
+		return 6
+	}
+	return 3
 }
 
 // pieces attaches scale and content key to line boxes.
@@ -247,16 +324,28 @@ func distribute(words []tsvWord, pl []placement) map[uint64]pieceText {
 // assemble places every piece's text at its position and orders lines.
 func assemble(ps []piece, texts map[uint64]pieceText) *Result {
 	res := &Result{}
-	for _, p := range ps {
-		pt := texts[p.key]
-		for _, ws := range pt.lines {
+	place := func(p piece, lines [][]Word) []Line {
+		var out []Line
+		for _, ws := range lines {
 			moved := make([]Word, len(ws))
 			for i, w := range ws {
 				w.BBox = w.BBox.Add(p.src.Min).Intersect(p.src)
 				moved[i] = w
 			}
-			res.Lines = append(res.Lines, newLine(moved))
+			out = append(out, newLine(moved))
 		}
+		return out
+	}
+	for _, p := range ps {
+		pt := texts[p.key]
+		lines, alts := place(p, pt.lines), place(p, pt.alts)
+		if len(lines) == 0 {
+			lines, alts = alts, nil
+		}
+		if len(lines) > 0 {
+			lines[0].alts = alts
+		}
+		res.Lines = append(res.Lines, lines...)
 	}
 	sortReadingOrder(res.Lines)
 	return res

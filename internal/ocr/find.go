@@ -68,19 +68,34 @@ func Find(res *Result, q Query) []Match {
 		if q.Region != nil {
 			words = wordsIn(words, *q.Region)
 		}
-		if len(words) == 0 {
-			continue
+		ms := findIn(li, words, q)
+		// Another reading of the line counts when this one has no match.
+		for _, a := range line.alts {
+			if len(ms) > 0 {
+				break
+			}
+			words := a.Words
+			if q.Region != nil {
+				words = wordsIn(words, *q.Region)
+			}
+			ms = findIn(li, words, q)
 		}
-		switch {
-		case q.Regex != nil:
-			out = append(out, findRegex(li, words, q)...)
-		case q.Contains:
-			out = append(out, findContains(li, words, q)...)
-		default:
-			out = append(out, findPhrase(li, words, q)...)
-		}
+		out = append(out, ms...)
 	}
 	return out
+}
+
+func findIn(li int, words []Word, q Query) []Match {
+	if len(words) == 0 {
+		return nil
+	}
+	switch {
+	case q.Regex != nil:
+		return findRegex(li, words, q)
+	case q.Contains:
+		return findContains(li, words, q)
+	}
+	return findPhrase(li, words, q)
 }
 
 func wordsIn(ws []Word, r image.Rectangle) []Word {
@@ -210,18 +225,19 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 		return nil
 	}
 	// Words that are only punctuation ("-", "|") take no part.
-	var lw []string
+	var lw, alt []string
 	var lws []Word
 	for _, w := range ws {
 		if n := normWord(w.Text, q.CaseSensitive); n != "" {
 			lw = append(lw, n)
 			lws = append(lws, w)
+			alt = append(alt, leadingBar(w.Text, n, q))
 		}
 	}
 	budget := max(1, (30*total)/100)
 	var out []Match
 	for i := 0; i < len(lw); i++ {
-		end, slips := matchFrom(qw, lw, i, q.Fuzzy)
+		end, slips := matchFrom(qw, lw, alt, i, q.Fuzzy)
 		if end < 0 || slips > budget {
 			continue
 		}
@@ -238,7 +254,7 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 // with punctuation inside may be split over up to four line words
 // ("52:54:00: 12:34:56"), but a word without punctuation is never split,
 // so "Hostname" does not match "host name".
-func matchFrom(qw, lw []string, i int, fuzzy bool) (int, int) {
+func matchFrom(qw, lw, alt []string, i int, fuzzy bool) (int, int) {
 	if len(qw) == 0 {
 		return i, 0
 	}
@@ -254,10 +270,15 @@ func matchFrom(qw, lw []string, i int, fuzzy bool) (int, int) {
 		}
 		for m := 1; m <= parts && i+m <= len(lw); m++ {
 			d := wordDistance(want, strings.Join(lw[i:i+m], " "), fuzzy)
+			if d < 0 && m == 1 && alt[i] != "" {
+				if d = wordDistance(want, alt[i], fuzzy); d >= 0 {
+					d++
+				}
+			}
 			if d < 0 {
 				continue
 			}
-			end, e := matchFrom(qw[k:], lw, i+m, fuzzy)
+			end, e := matchFrom(qw[k:], lw, alt, i+m, fuzzy)
 			if end < 0 {
 				continue
 			}
@@ -267,6 +288,16 @@ func matchFrom(qw, lw []string, i int, fuzzy bool) (int, int) {
 		}
 	}
 	return best, bestSlips
+}
+
+// leadingBar returns the recognised word raw, normalised as n, with an
+// "i" for the bracket or bar it starts with ("[nteractive": OCR often
+// reads a capital I of a screen font so), or "" when it starts otherwise.
+func leadingBar(raw, n string, q Query) string {
+	if !q.Fuzzy || len(raw) < 2 || !strings.ContainsRune("[|!", rune(raw[0])) || !unicode.IsLetter(rune(raw[1])) {
+		return ""
+	}
+	return "i" + n
 }
 
 func isPunct(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) }

@@ -202,3 +202,53 @@ func TestFindReadingOrderAndText(t *testing.T) {
 		t.Error("nil result")
 	}
 }
+
+// TestFindConfusionsOnly: identifiers split by OCR at their punctuation
+// are found, a phrase one letter or digit off is not, and a bracket read
+// for a capital I counts as one slip.
+func TestFindConfusionsOnly(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "MAC address: 52:54:00: 12:34:56"),
+		lineOf(20, 0, "Boot Manager"),
+		lineOf(40, 0, "[nteractive shell"),
+		lineOf(60, 0, "Root partition: /dev/vdal (ext4, x86 64)"),
+		lineOf(80, 0, "rwconsole"),
+	)
+	cases := []struct {
+		q    string
+		want bool
+	}{
+		{"52:54:00:12:34:56", true},
+		{"52:54:00:12:34:57", false},
+		{"Boot Manager", true},
+		{"Boot Manger", false},
+		{"Boot Managers", false},
+		{"Interactive shell", true},
+		{"/dev/vda1", true},
+		{"/dev/vda2", false},
+		{"/dev/vdb1", false},
+		{"x86_64", true},
+		{"console", false}, // only whole query words run together
+	}
+	for _, c := range cases {
+		if got := len(Find(res, Query{Text: c.q, Fuzzy: true})) > 0; got != c.want {
+			t.Errorf("Find(%q) found=%v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+// TestFindAlternativeReading: a phrase missing from a line's first
+// reading is found in its second one, at the line's index.
+func TestFindAlternativeReading(t *testing.T) {
+	l := lineOf(0, 0, "Mammal network setup")
+	l.alts = []Line{lineOf(0, 0, "Manual network setup")}
+	res := result(lineOf(20, 0, "other"), l)
+	sortReadingOrder(res.Lines)
+	ms := Find(res, Query{Text: "Manual network setup", Fuzzy: true})
+	if len(ms) != 1 || ms[0].Line != 0 || ms[0].Text != "Manual network setup" {
+		t.Fatalf("alternative reading: %+v", ms)
+	}
+	if ms := Find(res, Query{Text: "Manuel network setup", Fuzzy: true}); len(ms) != 0 {
+		t.Errorf("one letter off found in the alternative: %+v", ms)
+	}
+}

@@ -29,6 +29,10 @@ type Line struct {
 	Confidence float64
 	BBox       image.Rectangle
 	Words      []Word
+	// alts are other readings of the same place on the screen (a second
+	// enlargement of a line read with low confidence); Find accepts a
+	// phrase in any of them.
+	alts []Line
 }
 
 // Word is one recognised word with its confidence (0–1) and box.

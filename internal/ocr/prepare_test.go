@@ -253,8 +253,10 @@ func TestReaderCacheAndIncrementalInk(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = rd.Stats()
-	if run.calls != calls+1 || st.Read != 1 || st.Cached != st.Lines-1 {
-		t.Errorf("small change: %d calls, stats %+v; want 1 call reading 1 line", run.calls-calls, st)
+	// (A second call reads the same line at another enlargement when
+	// the first reading was weak.)
+	if run.calls != calls+1+st.Reread || st.Read != 1 || st.Reread > 1 || st.Cached != st.Lines-1 {
+		t.Errorf("small change: %d calls, stats %+v; want 1 call reading 1 line (2 with a second reading)", run.calls-calls, st)
 	}
 	// The incrementally updated ink equals preparing the frame afresh,
 	// and so do the line boxes, partly reused from the previous frame.
@@ -275,7 +277,7 @@ func TestReaderCacheAndIncrementalInk(t *testing.T) {
 	if _, err := rd.ReadChanged(ctx, again, []image.Rectangle{image.Rect(18, 88, 140, 104)}); err != nil {
 		t.Fatal(err)
 	}
-	if st := rd.Stats(); run.calls != calls+1 || st.Read != 1 || st.ChangedRows != 16 {
+	if st := rd.Stats(); run.calls != calls+1+st.Reread || st.Read != 1 || st.Reread > 1 || st.ChangedRows != 16 {
 		t.Errorf("ReadChanged: %d calls, stats %+v", run.calls-calls, st)
 	}
 	sameInk(t, rd.ink, inkImage(again), full.Rect)

@@ -37,6 +37,7 @@ type ReadStats struct {
 	Lines       int // line images on the screen
 	Cached      int // of those, already known
 	Read        int // distinct line images given to tesseract
+	Reread      int // of those, read a second time at another enlargement (weak first reading)
 }
 
 // Stats describes the last Read.
@@ -73,7 +74,13 @@ func (r *Reader) Recognize(ctx context.Context, img image.Image, region image.Re
 	out := &Result{}
 	for _, l := range res.Lines {
 		if ws := wordsIn(l.Words, region); len(ws) > 0 {
-			out.Lines = append(out.Lines, newLine(ws))
+			nl := newLine(ws)
+			for _, a := range l.alts {
+				if ws := wordsIn(a.Words, region); len(ws) > 0 {
+					nl.alts = append(nl.alts, newLine(ws))
+				}
+			}
+			out.Lines = append(out.Lines, nl)
 		}
 	}
 	return out, nil
@@ -157,6 +164,9 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 	r.stats.Lines, r.stats.Cached = len(pieces), len(pieces)-len(todo)
 	if len(todo) > 0 {
 		got, err := r.eng.read(ctx, r.ink, todo)
+		if err == nil {
+			r.stats.Reread, err = r.eng.reread(ctx, r.ink, todo, got)
+		}
 		if err != nil {
 			r.prev = nil // start afresh next time
 			return nil, err
