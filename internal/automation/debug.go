@@ -19,6 +19,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
 
 // StepRecord is what the report shows about one step.
@@ -26,7 +28,7 @@ type StepRecord struct {
 	N           int
 	Command     string
 	Description string // secrets already replaced
-	Pos         Pos
+	Pos         yamlsrc.Location
 	Start       time.Time
 	Duration    time.Duration
 	Attempts    int

@@ -91,7 +91,7 @@ type loader struct {
 
 type node = yamlsrc.Node
 
-func (l *loader) pos(p yamlsrc.Pos) Pos { return Pos{File: l.file, Line: p.Line, Column: p.Column} }
+func (l *loader) pos(p yamlsrc.Pos) yamlsrc.Location { return yamlsrc.Location{File: l.file, Pos: p} }
 
 // fields reads a mapping's keys; yamlsrc reports unknown and repeated ones.
 func (l *loader) fields(n node, what string, allowed ...string) (map[string]node, bool) {

@@ -43,7 +43,9 @@ health_check:
 
 func TestParseReferenceFormat(t *testing.T) {
 	s := mustParse(t, referenceScript)
-	p := func(line, col int) StepBase { return StepBase{Pos: Pos{"test.yaml", line, col}} }
+	p := func(line, col int) StepBase {
+		return StepBase{Pos: yamlsrc.Location{File: "test.yaml", Pos: yamlsrc.Pos{Line: line, Column: col}}}
+	}
 	withIndex := func(b StepBase, i int) StepBase { b.Index = i; return b }
 	want := []Step{
 		&Wait{StepBase: withIndex(p(4, 5), 1), Target: Target{Text: "Welcome", Fuzzy: true}, Timeout: 120 * time.Second},

@@ -18,16 +18,8 @@ import (
 	"time"
 
 	"github.com/deskvm/deskvm/internal/keysym"
+	"github.com/deskvm/deskvm/internal/yamlsrc"
 )
-
-// Pos is a place in a script file.
-type Pos struct {
-	File   string
-	Line   int
-	Column int
-}
-
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column) }
 
 // Script is a loaded, validated automation script.
 type Script struct {
@@ -46,18 +38,18 @@ type Step interface {
 	// Command is the YAML command name ("wait", "click", ...).
 	Command() string
 	// Position is where the step starts in the script.
-	Position() Pos
+	Position() yamlsrc.Location
 	// Describe says what the step does, with secrets replaced by ***.
 	Describe() string
 }
 
 // StepBase carries what every step has.
 type StepBase struct {
-	Pos   Pos
+	Pos   yamlsrc.Location
 	Index int // 1-based position in boot_commands
 }
 
-func (b StepBase) Position() Pos { return b.Pos }
+func (b StepBase) Position() yamlsrc.Location { return b.Pos }
 
 // Target says which text on the screen a wait or click looks for.
 type Target struct {
@@ -228,7 +220,7 @@ func (s *Screenshot) Describe() string { return "screenshot " + s.Name }
 
 // HealthCheck proves that the installed system works.
 type HealthCheck struct {
-	Pos          Pos
+	Pos          yamlsrc.Location
 	Type         string // "ssh"
 	Host         string
 	Port         int

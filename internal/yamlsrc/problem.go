@@ -39,6 +39,16 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%d:%d", p.Line, p.Column)
 }
 
+// Location is a position in a named file, for what outlives the load:
+// an automation step remembers where it was written.
+type Location struct {
+	File string
+	Pos
+}
+
+// String is "file:line:col".
+func (l Location) String() string { return fmt.Sprintf("%s:%d:%d", l.File, l.Line, l.Column) }
+
 // Problem is one finding about a document: where (file, position, path)
 // and what. Load fills all of them; a schema's own checks usually give
 // only Path and Message and let Doc.Locate find the position.
