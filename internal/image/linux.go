@@ -319,20 +319,31 @@ func checkConfig(ctx context.Context, g *guest, r *Recipe) error {
 	}
 	var problems []string
 	for i, f := range r.WriteFiles {
-		out, err := g.run(ctx, "sudo sha256sum "+shq(f.Path)+" && sudo stat -c '%a %U:%G' "+shq(f.Path), time.Minute)
+		// sudo may warn on stderr (a host name not yet in /etc/hosts):
+		// only stdout is parsed, by pattern.
+		out, err := g.run(ctx, "sudo sha256sum "+shq(f.Path)+" 2>/dev/null && sudo stat -c 'mode=%a owner=%U:%G' "+shq(f.Path)+" 2>/dev/null", time.Minute)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("writeFiles[%d] %s: %v", i, f.Path, err))
 			continue
 		}
-		fields := strings.Fields(out)
-		if len(fields) < 4 || fields[0] != sha256Hex([]byte(f.Content)) {
+		sum, mode, owner := "", "", ""
+		for _, line := range strings.Split(out, "\n") {
+			fields := strings.Fields(line)
+			switch {
+			case len(fields) >= 2 && sha256RE.MatchString(fields[0]):
+				sum = fields[0]
+			case len(fields) == 2 && strings.HasPrefix(fields[0], "mode=") && strings.HasPrefix(fields[1], "owner="):
+				mode, owner = strings.TrimPrefix(fields[0], "mode="), strings.TrimPrefix(fields[1], "owner=")
+			}
+		}
+		if sum != sha256Hex([]byte(f.Content)) {
 			problems = append(problems, fmt.Sprintf("writeFiles[%d] %s: content differs from the recipe", i, f.Path))
 		}
-		if want := strings.TrimLeft(f.Permissions, "0"); len(fields) >= 4 && strings.TrimLeft(fields[2], "0") != want {
-			problems = append(problems, fmt.Sprintf("writeFiles[%d] %s: mode %s, want %s", i, f.Path, fields[2], f.Permissions))
+		if want := strings.TrimLeft(f.Permissions, "0"); strings.TrimLeft(mode, "0") != want {
+			problems = append(problems, fmt.Sprintf("writeFiles[%d] %s: mode %s, want %s", i, f.Path, mode, f.Permissions))
 		}
-		if f.Owner != "" && len(fields) >= 4 && fields[3] != ownerWithGroup(f.Owner) {
-			problems = append(problems, fmt.Sprintf("writeFiles[%d] %s: owner %s, want %s", i, f.Path, fields[3], f.Owner))
+		if f.Owner != "" && owner != ownerWithGroup(f.Owner) {
+			problems = append(problems, fmt.Sprintf("writeFiles[%d] %s: owner %s, want %s", i, f.Path, owner, f.Owner))
 		}
 	}
 	if len(r.RunCmd) > 0 {
