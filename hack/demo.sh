@@ -49,7 +49,7 @@ if $BIN vm demo status -f "$CFG" 2>/dev/null | grep -qE '^state:[[:space:]]+(run
 fi
 $BIN vm demo start -f "$CFG"
 
-echo "== automate: the Debian installer, three screens (TCG emulation: two to three minutes)"
+echo "== automate: the Debian installer, three screens (TCG emulation: two to five minutes on 2 busy cores)"
 run="$OUT/run"
 rm -rf "$run"
 $BIN automate examples/automation/demo.automation.yaml --vm demo -f "$CFG" --debug "$run"
