@@ -10,7 +10,7 @@ PKGS=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients ovmf
   busybox-static cpio chromium virt-viewer xvfb
   # VM Images: the test cloud image (mmdebstrap, a GPT disk with an ESP),
   # Windows-layout fixtures (wimtools, genisoimage/xorriso), boot stand-ins
-  mmdebstrap gdisk dosfstools mtools grub-efi-amd64-bin e2fsprogs
+  mmdebstrap gdisk dosfstools mtools grub-efi-amd64-bin grub-pc-bin e2fsprogs
   wimtools genisoimage xorriso systemd-boot-efi
   # the seed tests read cloud-init's YAML with PyYAML, as cloud-init does
   python3-yaml

@@ -10,9 +10,10 @@
 #     linux-image-cloud-amd64, cloud-init 22.4, openssh-server, sudo,
 #     netplan.io + systemd-networkd (cloud-init renders network-config v2
 #     through netplan), cloud-guest-utils (growpart for a bigger disk);
-#   - GPT: partition 1 root (ext4), 14 BIOS boot (empty), 15 ESP (FAT) with
-#     GRUB as EFI/BOOT/BOOTX64.EFI. Firmware: UEFI (OVMF). GRUB finds the
-#     root by its filesystem UUID and reads /boot/grub/grub.cfg from it;
+#   - GPT: partition 1 root (ext4), 14 BIOS boot with GRUB's core.img (and
+#     boot.img in the MBR), 15 ESP (FAT) with GRUB as EFI/BOOT/BOOTX64.EFI.
+#     Firmware: UEFI (OVMF) or BIOS (SeaBIOS). GRUB finds the root by its
+#     filesystem UUID and reads /boot/grub/grub.cfg from it;
 #   - kernel console on tty0 and ttyS0 (serial log);
 #   - no SSH host keys, an empty machine-id, no root password, no users:
 #     cloud-init does everything on first boot from a NoCloud seed (virtio
@@ -26,6 +27,7 @@
 #
 # Cached: the file name carries a hash of this script, so a changed script
 # builds again; an existing image with the current hash is only printed.
+# Images of other script versions are removed after two days unused.
 # Downloaded packages stay in OUTDIR/debs for the next build. Concurrent
 # runs serialise on OUTDIR/.lock.
 set -euo pipefail
@@ -42,6 +44,7 @@ for c in mmdebstrap mkfs.ext4 mkfs.vfat mmd mcopy sgdisk grub-mkimage qemu-img f
   command -v "$c" >/dev/null || die "$c is missing (hack/install-deps.sh installs it)"
 done
 [ -d /usr/lib/grub/x86_64-efi ] || die "/usr/lib/grub/x86_64-efi is missing (package grub-efi-amd64-bin)"
+[ -f /usr/lib/grub/i386-pc/boot.img ] || die "/usr/lib/grub/i386-pc is missing (package grub-pc-bin)"
 [ "$(id -u)" = 0 ] || die "needs root (mmdebstrap chroot, file ownership in the image)"
 
 key=$( (cat "$0" "$here/customize.sh") | sha256sum | cut -c1-16)
@@ -50,6 +53,7 @@ image=$out/debian-12-cloud-$key.qcow2
 exec 9>"$out/.lock"
 flock 9
 if [ -s "$image" ]; then
+  touch -a "$image"
   echo "$image"
   exit 0
 fi
@@ -133,6 +137,23 @@ mkfs.vfat -F 32 -n EFI -i "$espid" "$work/esp.img" >/dev/null
 mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT
 mcopy -i "$work/esp.img" "$work/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 
+log "BIOS boot (GRUB for i386-pc in the BIOS boot partition)"
+# What grub-install does on a disk, done on the file: core.img (with the
+# same embedded config) in partition 14, boot.img in the MBR's code area
+# pointing at it. Offsets from GRUB 2.06's boot.S and diskboot.S.
+grub-mkimage -O i386-pc -o "$work/core.img" -c "$work/embedded.cfg" -p /boot/grub \
+  biosdisk part_gpt part_msdos ext2 search search_fs_uuid configfile normal linux gzio echo test \
+  serial terminal sleep >&2
+core_sectors=$(( ($(stat -c %s "$work/core.img") + 511) / 512 ))
+[ "$core_sectors" -le $((bios_end - bios_start + 1)) ] || die "core.img ($core_sectors sectors) does not fit the BIOS boot partition"
+le64() { printf "$(printf '\\x%02x' $(( $1 & 255 )) $(( ($1 >> 8) & 255 )) $(( ($1 >> 16) & 255 )) $(( ($1 >> 24) & 255 )) 0 0 0 0)"; }
+# diskboot's block list: the rest of core.img starts one sector later.
+le64 $((bios_start + 1)) | dd of="$work/core.img" bs=1 seek=$((0x1f4)) conv=notrunc status=none
+cp /usr/lib/grub/i386-pc/boot.img "$work/boot.img"
+le64 $bios_start | dd of="$work/boot.img" bs=1 seek=$((0x5c)) conv=notrunc status=none   # kernel sector
+printf '\xff' | dd of="$work/boot.img" bs=1 seek=$((0x64)) conv=notrunc status=none      # boot drive: the one the BIOS booted
+printf '\x90\x90' | dd of="$work/boot.img" bs=1 seek=$((0x66)) conv=notrunc status=none # no floppy drive check (as grub-bios-setup for disks)
+
 log "root filesystem (ext4 from the directory)"
 # ext4 features the bookworm kernel and GRUB read; the block count fills the
 # partition so growpart/resize2fs only have to follow a bigger disk.
@@ -146,15 +167,20 @@ sgdisk -o \
   -n 15:$esp_start:$esp_end -t 15:ef00 -c 15:esp \
   -n 1:$root_start:$root_end -t 1:8304 -c 1:root \
   "$work/disk.raw" >/dev/null && sgdisk -v "$work/disk.raw" >/dev/null || die "sgdisk failed"
+# The MBR's code area only (440 bytes): the disk signature and sgdisk's
+# protective partition entry stay.
+dd if="$work/boot.img" of="$work/disk.raw" bs=440 count=1 conv=notrunc status=none
+dd if="$work/core.img" of="$work/disk.raw" bs=512 seek=$bios_start conv=notrunc status=none
 dd if="$work/esp.img" of="$work/disk.raw" bs=512 seek=$esp_start conv=notrunc,sparse status=none
 dd if="$work/root.img" of="$work/disk.raw" bs=512 seek=$root_start conv=notrunc,sparse status=none
 
 log "qcow2 (compressed)"
 qemu-img convert -c -f raw -O qcow2 "$work/disk.raw" "$work/image.qcow2"
 mv "$work/image.qcow2" "$image"
-# Older builds (another script hash) are replaced.
-for old in "$out"/debian-12-cloud-*.qcow2; do
-  [ "$old" = "$image" ] || rm -f "$old"
-done
+# Builds of other script versions go once unused for two days: checkouts
+# with another version of this script (a branch not rebased yet) share the
+# directory and must not delete each other's image on every run.
+find "$out" -maxdepth 1 -name 'debian-12-cloud-*.qcow2' ! -name "$(basename "$image")" -atime +2 -delete
+touch -a "$image"
 log "built $(du -h "$image" | cut -f1) in $(( $(date +%s) - start ))s"
 echo "$image"

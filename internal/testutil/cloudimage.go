@@ -15,9 +15,6 @@ import (
 
 // Facts about the image DebianCloudImage returns, for tests that boot it.
 const (
-	// DebianCloudImageFirmware: the image boots with UEFI (OVMF) only;
-	// its BIOS boot partition is empty.
-	DebianCloudImageFirmware = "uefi"
 	// DebianCloudImageVirtualSize is the disk size the image declares.
 	DebianCloudImageVirtualSize = 2 << 30
 )
@@ -37,7 +34,9 @@ var debianCloudImageBuild struct {
 // systemd-networkd, growpart). It is the kind of image a user downloads as
 // debian-12-genericcloud-amd64.qcow2:
 //
-//   - firmware UEFI (OVMF): GPT with an ESP holding GRUB as BOOTX64.EFI;
+//   - firmware UEFI (OVMF) or BIOS (SeaBIOS): GPT with an ESP holding
+//     GRUB as BOOTX64.EFI, and GRUB's core.img in the BIOS boot partition
+//     with boot.img in the MBR;
 //   - no users, no SSH host keys, an empty machine-id: cloud-init sets up
 //     everything on the first boot from a NoCloud seed, which must be a
 //     virtio disk (the cloud kernel has no AHCI) — see package

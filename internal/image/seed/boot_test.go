@@ -30,8 +30,8 @@ import (
 // generated here, pinning the host key the seed gave the guest, and
 // checks what the seed asked for. Then it generalizes the disk
 // (cloud-init clean, machine-id and host keys removed), powers off, and
-// boots the same disk with a second seed — another user, key, host name
-// and MAC — which cloud-init applies as a new instance.
+// boots the same disk with SeaBIOS and a second seed — another user, key,
+// host name and MAC — which cloud-init applies as a new instance.
 func TestSeedConfiguresDebianCloudImage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a Debian cloud image under TCG (minutes)")
@@ -66,6 +66,7 @@ func TestSeedConfiguresDebianCloudImage(t *testing.T) {
 	}
 	t.Logf("first boot: SSH and cloud-init done %s after start", time.Since(vm.started).Round(time.Second))
 	expectOutputs(t, client, map[string]string{
+		"test -d /sys/firmware/efi && echo uefi":       "uefi",
 		"hostname":                                     "devbox",
 		"id -un":                                       "dev",
 		"cat /sys/class/net/eth0/address":              first.args.MAC,
@@ -92,20 +93,22 @@ func TestSeedConfiguresDebianCloudImage(t *testing.T) {
 	mustRun(t, client, "sudo cloud-init clean --logs --seed && sudo truncate -s 0 /etc/machine-id && sudo rm -f /etc/ssh/ssh_host_* && sync")
 	vm.powerOff(ctx, t, client)
 
-	// Second boot of the same disk with another seed.
+	// Second boot of the same disk with another seed, and with BIOS
+	// (SeaBIOS) firmware: the image boots either way.
 	second := newIdentity(t, "ops", "opsbox", "52:54:00:5e:ed:02")
-	vm = bootCloudImage(ctx, t, qemu, code, varsCopy, disk, second)
+	vm = bootCloudImage(ctx, t, qemu, "", "", disk, second)
 	client = vm.waitSSH(ctx, t, second)
 	if status := mustRun(t, client, "cloud-init status --wait --long"); !strings.Contains(status, "status: done") {
 		t.Fatalf("cloud-init status after the second boot:\n%s", status)
 	}
 	t.Logf("second boot: SSH and cloud-init done %s after start", time.Since(vm.started).Round(time.Second))
 	expectOutputs(t, client, map[string]string{
-		"hostname":                        "opsbox",
-		"id -un":                          "ops",
-		"cat /sys/class/net/eth0/address": second.args.MAC,
-		"ls /etc/ssh/ssh_host_*_key":      "/etc/ssh/ssh_host_ed25519_key",
-		"sudo -n id -un":                  "root",
+		"test -d /sys/firmware/efi || echo bios": "bios",
+		"hostname":                               "opsbox",
+		"id -un":                                 "ops",
+		"cat /sys/class/net/eth0/address":        second.args.MAC,
+		"ls /etc/ssh/ssh_host_*_key":             "/etc/ssh/ssh_host_ed25519_key",
+		"sudo -n id -un":                         "root",
 		"test -e /var/lib/cloud/instance/boot-finished && echo yes": "yes",
 	})
 	if got := mustRun(t, client, "cat /etc/machine-id"); len(got) != 32 {
@@ -188,6 +191,8 @@ type cloudVM struct {
 	started time.Time
 }
 
+// bootCloudImage starts QEMU on disk with a seed for id: with UEFI when
+// code (and vars) name OVMF images, else with SeaBIOS.
 func bootCloudImage(ctx context.Context, t *testing.T, qemu, code, vars, disk string, id identity) *cloudVM {
 	t.Helper()
 	dir := t.TempDir()
@@ -205,12 +210,17 @@ func bootCloudImage(ctx context.Context, t *testing.T, qemu, code, vars, disk st
 			stderr:  &bytes.Buffer{},
 			sshAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		}
-		vm.cmd = exec.Command(qemu,
+		args := []string{
 			"-nodefaults", "-no-user-config",
 			"-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
 			"-display", "none", "-monitor", "none", "-no-reboot",
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
-			"-drive", "if=pflash,format=raw,unit=1,file="+vars,
+		}
+		if code != "" {
+			args = append(args,
+				"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
+				"-drive", "if=pflash,format=raw,unit=1,file="+vars)
+		}
+		vm.cmd = exec.Command(qemu, append(args,
 			"-drive", "if=none,id=disk0,format=qcow2,file="+disk,
 			"-device", "virtio-blk-pci,drive=disk0,bootindex=0",
 			"-drive", "if=none,id=seed,format=raw,readonly=on,file="+seedPath,
@@ -219,7 +229,7 @@ func bootCloudImage(ctx context.Context, t *testing.T, qemu, code, vars, disk st
 			"-device", "virtio-net-pci,netdev=net0,mac="+id.args.MAC,
 			"-device", "virtio-rng-pci",
 			"-serial", "file:"+vm.serial,
-		)
+		)...)
 		vm.cmd.Stderr = vm.stderr
 		vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		vm.started = time.Now()
