@@ -48,13 +48,75 @@ type Recipe struct {
 	Health       *Health    `json:"health,omitempty" jsonschema:"description=The health check run over SSH at the end of the build and by deskvm image check."`
 
 	// Linux.
-	CloudImage  *Input      `json:"cloudImage,omitempty" jsonschema:"description=(linux; required) The cloud image to start from: {url\\, sha256} downloaded into the cache\\, or {path} of a local qcow2/raw file."`
-	Hostname    string      `json:"hostname,omitempty" jsonschema:"description=(linux; required) The guest's host name."`
-	Packages    []string    `json:"packages,omitempty" jsonschema:"description=(linux) Packages cloud-init installs; needs a package mirror reachable from the guest. Checked with dpkg-query or rpm after the build."`
-	RunCmd      []string    `json:"runcmd,omitempty" jsonschema:"description=(linux) Shell commands cloud-init runs once at the end of the first boot\\, as root."`
-	WriteFiles  []WriteFile `json:"writeFiles,omitempty" jsonschema:"description=(linux) Files cloud-init writes; each is checked over SSH after the build."`
-	Finalize    *bool       `json:"finalize,omitempty" jsonschema:"description=(linux) Generalize the image before it is saved: clean cloud-init's state and logs\\, empty /etc/machine-id\\, remove the SSH host keys. Default true."`
-	BootTimeout Duration    `json:"bootTimeout,omitempty" jsonschema:"type=string,description=How long the first boot may take until SSH answers and cloud-init is done (Go duration: 20m\\, 1h). Default 20m."`
+	CloudImage  *Input      `json:"cloudImage,omitempty" kinds:"linux" jsonschema:"description=(linux; required) The cloud image to start from: {url\\, sha256} downloaded into the cache\\, or {path} of a local qcow2/raw file."`
+	Hostname    string      `json:"hostname,omitempty" kinds:"linux" jsonschema:"description=(linux; required) The guest's host name."`
+	Packages    []string    `json:"packages,omitempty" kinds:"linux" jsonschema:"description=(linux) Packages cloud-init installs; needs a package mirror reachable from the guest. Checked with dpkg-query or rpm after the build."`
+	RunCmd      []string    `json:"runcmd,omitempty" kinds:"linux" jsonschema:"description=(linux) Shell commands cloud-init runs once at the end of the first boot\\, as root."`
+	WriteFiles  []WriteFile `json:"writeFiles,omitempty" kinds:"linux" jsonschema:"description=(linux) Files cloud-init writes; each is checked over SSH after the build."`
+	Finalize    *bool       `json:"finalize,omitempty" kinds:"linux" jsonschema:"description=(linux) Generalize the image before it is saved: clean cloud-init's state and logs\\, empty /etc/machine-id\\, remove the SSH host keys. Default true."`
+	BootTimeout Duration    `json:"bootTimeout,omitempty" kinds:"linux" jsonschema:"type=string,description=How long the first boot may take until SSH answers and cloud-init is done (Go duration: 20m\\, 1h). Default 20m."`
+
+	// Windows.
+	WindowsISO       *Input   `json:"windowsIso,omitempty" kinds:"windows" jsonschema:"description=(windows; required) The Windows install ISO: {url\\, sha256} or {path}. Checked without mounting (deskvm image validate-iso)."`
+	VirtioDriversISO *Input   `json:"virtioDriversIso,omitempty" kinds:"windows" jsonschema:"description=(windows; required) The virtio-win driver ISO (a versioned release\\, never the rolling stable URL): {url\\, sha256} or {path}. The driver folders the answer file names must be on it."`
+	Edition          string   `json:"edition,omitempty" kinds:"windows" jsonschema:"description=(windows) The edition to install by name as deskvm image validate-iso lists it (Windows 11 Pro); case-insensitive. Set edition or imageIndex."`
+	ImageIndex       int      `json:"imageIndex,omitempty" kinds:"windows" jsonschema:"minimum=0,description=(windows) The edition to install by its index in install.wim/install.esd."`
+	ComputerName     string   `json:"computerName,omitempty" kinds:"windows" jsonschema:"description=(windows) Computer name: 1-15 letters\\, digits or '-'. Default WIN-AGENT."`
+	Timezone         string   `json:"timezone,omitempty" kinds:"windows" jsonschema:"description=(windows) Windows time zone ID (UTC\\, W. Europe Standard Time). Default UTC."`
+	Locale           string   `json:"locale,omitempty" kinds:"windows" jsonschema:"description=(windows) Locale of the install and its keyboard (en-US). Default en-US."`
+	ProductKey       Secret   `json:"productKey,omitempty" kinds:"windows" jsonschema:"type=string,description=(windows) Product key (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX); left out of the answer file when unset. Never logged."`
+	EnableTPM        *bool    `json:"enableTpm,omitempty" kinds:"windows" jsonschema:"description=(windows) A TPM 2.0 (swtpm) for the VM; its state is kept as NAME.tpm/. Default true."`
+	SecureBoot       *bool    `json:"secureBoot,omitempty" kinds:"windows" jsonschema:"description=(windows) OVMF with secure boot and Microsoft's keys enrolled. Default true."`
+	AnswerMedia      string   `json:"answerMedia,omitempty" kinds:"windows" jsonschema:"enum=iso,enum=floppy,description=(windows) Where autounattend.xml is put: a small ISO (default) or a FAT floppy."`
+	InstallTimeout   Duration `json:"installTimeout,omitempty" kinds:"windows" jsonschema:"type=string,description=(windows) How long Setup may take until SSH answers (Go duration). Default 1h."`
+	RDPPort          int      `json:"rdpPort,omitempty" kinds:"windows" jsonschema:"minimum=0,maximum=65535,description=(windows) Host port forwarded to the build VM's RDP (3389)\\, on 127.0.0.1 only. Default: none."`
+
+	// Windows and macOS.
+	Password         Secret `json:"password,omitempty" kinds:"windows,macos" jsonschema:"type=string,description=(windows\\, macos) The user's password. It reaches only the answer media the guest reads; never logs\\, plan output or the manifest. Prefer passwordFile."`
+	PasswordFile     string `json:"passwordFile,omitempty" kinds:"windows,macos" jsonschema:"description=(windows\\, macos) A file holding the password (its first line; relative to the recipe). Give password or passwordFile."`
+	AutomationConfig string `json:"automationConfig,omitempty" kinds:"windows,macos" jsonschema:"description=(windows\\, macos; required for macos) A deskvm automation script (relative to the recipe) run over the build VM's VNC: during/after Setup on Windows\\, the Setup Assistant on macOS."`
+
+	// macOS.
+	BaseSystem *BaseSystem `json:"baseSystem,omitempty" kinds:"macos" jsonschema:"description=(macos; required) The recovery image: {release} resolved through Apple's recovery service\\, or {url\\, sha256} / {path} of a BaseSystem.dmg."`
+	OpenCore   *LocalFile  `json:"openCore,omitempty" kinds:"macos" jsonschema:"description=(macos; required) Your OpenCore disk image; deskvm never downloads one."`
+}
+
+// BaseSystem is a macOS recovery image: a release name or a file.
+type BaseSystem struct {
+	Release string `json:"release,omitempty" jsonschema:"description=A release of deskvm's pinned table (sonoma\\, sequoia\\, …)\\, downloaded from Apple's recovery service with its chunklist verified."`
+	URL     string `json:"url,omitempty" jsonschema:"description=https or http URL of a BaseSystem.dmg."`
+	SHA256  string `json:"sha256,omitempty" jsonschema:"description=Its sha256 (64 hex digits); required with url."`
+	Path    string `json:"path,omitempty" jsonschema:"description=A local BaseSystem.dmg; relative to the recipe."`
+}
+
+// LocalFile is a file the user supplies.
+type LocalFile struct {
+	Path string `json:"path" jsonschema:"description=The file; relative to the recipe."`
+}
+
+// Secret is a recipe value that must not be shown: printing it gives
+// "(secret)" and its JSON (the canonical recipe, hashed into the digest)
+// carries a sha256 of it, never the text.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "(secret)"
+}
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON writes a digest, so a changed password changes the recipe
+// digest without the password being in any file deskvm writes.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return json.Marshal("")
+	}
+	return json.Marshal("sha256:" + sha256Hex([]byte("deskvm-secret\x00"+string(s))))
 }
 
 // Input is a file the build starts from: a download pinned by digest or
@@ -91,8 +153,19 @@ const (
 	DefaultHealthCommand = `state=$(systemctl is-system-running --wait); echo "$state"; [ "$state" = running ] || [ "$state" = degraded ]`
 )
 
+// DefaultWindowsHealthCommand is the Windows health check: OpenSSH
+// Server, which the answer file installs from the capability, runs.
+const DefaultWindowsHealthCommand = `powershell -NoProfile -Command "(Get-Service sshd).Status"`
+
 var (
-	defaultLinuxDisk = units.MustParseSize("20G")
+	defaultLinuxDisk   = units.MustParseSize("20G")
+	defaultWindowsDisk = units.MustParseSize("64G")
+	defaultMacOSDisk   = units.MustParseSize("50G")
+	// minWindowsDisk is what Windows 11 Setup requires.
+	minWindowsDisk = units.MustParseSize("40G")
+	// DefaultInstallTimeout is the time Windows Setup gets until SSH
+	// answers (with KVM it takes 15-30 minutes).
+	DefaultInstallTimeout = time.Hour
 	// DefaultBootTimeout covers the first boot under TCG (SSH after
 	// 48-73 s, cloud-init done after 59-84 s measured) many times over.
 	DefaultBootTimeout   = 20 * time.Minute
@@ -214,8 +287,15 @@ func (r *Recipe) ApplyDefaults() {
 	if r.CPUs == 0 {
 		r.CPUs = DefaultCPUs
 	}
-	if !r.DiskSize.IsSet() && r.Kind == KindLinux {
-		r.DiskSize = defaultLinuxDisk
+	if !r.DiskSize.IsSet() {
+		switch r.Kind {
+		case KindLinux:
+			r.DiskSize = defaultLinuxDisk
+		case KindWindows:
+			r.DiskSize = defaultWindowsDisk
+		case KindMacOS:
+			r.DiskSize = defaultMacOSDisk
+		}
 	}
 	if r.Username == "" {
 		r.Username = DefaultUsername
@@ -228,12 +308,39 @@ func (r *Recipe) ApplyDefaults() {
 	}
 	if r.Health.Command == "" {
 		r.Health.Command = DefaultHealthCommand
+		if r.Kind == KindWindows {
+			r.Health.Command, r.Health.Expect = DefaultWindowsHealthCommand, "Running"
+		}
 	}
 	if r.Health.Timeout.Duration == 0 {
 		r.Health.Timeout.Duration = DefaultHealthTimeout
 	}
 	if r.Health.Retries == 0 {
 		r.Health.Retries = 2
+	}
+	if r.Kind == KindWindows {
+		t := true
+		if r.EnableTPM == nil {
+			r.EnableTPM = &t
+		}
+		if r.SecureBoot == nil {
+			r.SecureBoot = &t
+		}
+		if r.ComputerName == "" {
+			r.ComputerName = "WIN-AGENT"
+		}
+		if r.Timezone == "" {
+			r.Timezone = "UTC"
+		}
+		if r.Locale == "" {
+			r.Locale = "en-US"
+		}
+		if r.AnswerMedia == "" {
+			r.AnswerMedia = "iso"
+		}
+		if r.InstallTimeout.Duration == 0 {
+			r.InstallTimeout.Duration = DefaultInstallTimeout
+		}
 	}
 	if r.Kind == KindLinux {
 		if r.Finalize == nil {
@@ -269,9 +376,8 @@ func (r *Recipe) Validate() yamlsrc.Problems {
 		bad("name", "%q: use lower-case letters, digits, '.', '-' and '_' (it names the output files)", r.Name)
 	}
 	switch r.Kind {
-	case KindLinux:
-	case KindWindows, KindMacOS:
-		bad("kind", "%s images are not built by this deskvm yet; kind linux is", r.Kind)
+	case KindLinux, KindWindows, KindMacOS:
+		ps = append(ps, r.wrongKindKeys()...)
 	default:
 		bad("kind", "%q: want linux, windows or macos", r.Kind)
 	}
@@ -287,7 +393,9 @@ func (r *Recipe) Validate() yamlsrc.Problems {
 	if r.SSHPort < 0 || r.SSHPort > 65535 {
 		bad("sshPort", "%d: want 1-65535, or leave it out for a free port", r.SSHPort)
 	}
-	if !userRE.MatchString(r.Username) || r.Username == "root" {
+	if r.Kind == KindWindows {
+		// Windows account names: unattend's rules, checked below.
+	} else if !userRE.MatchString(r.Username) || r.Username == "root" {
 		bad("username", "%q is not a user name a build can create (lower case, digits, _ and -, not root)", r.Username)
 	}
 	if r.Firmware != "uefi" && r.Firmware != "bios" {
@@ -304,7 +412,13 @@ func (r *Recipe) Validate() yamlsrc.Problems {
 			bad("health.retries", "must not be negative")
 		}
 	}
-	if r.Kind != KindLinux {
+	switch r.Kind {
+	case KindWindows:
+		return append(ps, r.validateWindows()...)
+	case KindMacOS:
+		return append(ps, r.validateMacOS()...)
+	case KindLinux:
+	default:
 		return ps
 	}
 	if r.CloudImage == nil {
@@ -411,6 +525,7 @@ func (r *Recipe) Canonical(src *Source) ([]byte, error) {
 	if c.SSHPublicKey != "" && !looksLikeKey(c.SSHPublicKey) && src != nil {
 		c.SSHPublicKey = src.ResolvePath(c.SSHPublicKey)
 	}
+	c.canonicalKinds(src)
 	// The host port changes nothing in the image.
 	c.SSHPort = 0
 	return json.Marshal(c)

@@ -82,7 +82,8 @@ func TestLoadBadRecipes(t *testing.T) {
 			[]string{"r.yaml:4:11: packages: expected a list"}},
 		{"bad duration", "name: x\ncloudImage: {path: a}\nhostname: h\nhealth: {timeout: 5 minutes}\n",
 			[]string{`health.timeout: invalid duration "5 minutes"`}},
-		{"windows not yet", "name: w\nkind: windows\n", []string{"kind: windows images are not built by this deskvm yet"}},
+		{"windows key in a linux recipe", "name: w\ncloudImage: {path: a}\nhostname: h\nwindowsIso: {path: w.iso}\n",
+			[]string{"r.yaml:4:1: windowsIso: is a key of kind windows recipes; this recipe is kind linux"}},
 		{"syntax", "name: [x\n", []string{"r.yaml:"}},
 	}
 	for _, c := range cases {

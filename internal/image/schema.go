@@ -25,7 +25,7 @@ func reflectSchema() *jsonschema.Schema {
 	s := r.Reflect(&Recipe{})
 	s.ID = "https://github.com/deskvm/deskvm/docs/recipe.schema.json"
 	s.Title = "deskvm image recipe"
-	s.Description = "What deskvm image build builds: a Linux cloud image configured by cloud-init (Windows and macOS next)."
+	s.Description = "What deskvm image build builds: a Linux cloud image configured by cloud-init, an unattended Windows install or a macOS install."
 	return s
 }
 
