@@ -45,6 +45,9 @@ func newImagePlanCmd(g *globalOptions) *cobra.Command {
 				}
 				fmt.Fprintf(w, "  %s: %s (sha256 %s) — %s\n", in.Name, in.Source, orUnknown(in.SHA256), state)
 			}
+			if p.Edition != "" {
+				fmt.Fprintf(w, "edition: %s\n", p.Edition)
+			}
 			fmt.Fprintln(w, "steps:")
 			for i, s := range p.Steps {
 				fmt.Fprintf(w, "  %2d. %s\n", i+1, s)
@@ -52,6 +55,9 @@ func newImagePlanCmd(g *globalOptions) *cobra.Command {
 			fmt.Fprintln(w, "generated media:")
 			for _, f := range p.Files {
 				fmt.Fprintf(w, "  %s\n", f)
+			}
+			for _, n := range p.Notes {
+				fmt.Fprintf(w, "note: %s\n", n)
 			}
 			fmt.Fprintf(w, "qemu command line (accel %s; the build picks a free SSH port unless sshPort is set):\n  %s\n", p.Accel, shellJoin(p.Argv))
 			return nil

@@ -23,6 +23,10 @@ type Plan struct {
 	Argv    []string
 	Accel   string
 	Outputs Outputs
+	// Edition is the Windows edition the answer file selects.
+	Edition string
+	// Notes are lines for the user (what the plan could not check).
+	Notes []string
 }
 
 // PlannedInput is one input of a plan.
@@ -39,12 +43,30 @@ func MakePlan(ctx context.Context, r *Recipe, src *Source, dir string, opts Opti
 	if opts.Fetcher == nil {
 		opts.Fetcher = &fetch.Fetcher{Log: opts.Log}
 	}
-	if r.Kind != KindLinux {
-		return nil, fmt.Errorf("plan %s: kind %s is not built by this deskvm yet", r.Name, r.Kind)
-	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
+	}
+	switch r.Kind {
+	case KindWindows, KindMacOS:
+		p := &Plan{Outputs: Outputs{Dir: dir, Name: r.Name}, Accel: opts.Accel}
+		if p.Accel == "" {
+			p.Accel = qemu.DetectAccel()
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		mk := makeWindowsPlan
+		if r.Kind == KindMacOS {
+			mk = makeMacOSPlan
+		}
+		if err := mk(ctx, r, src, dir, opts, p); err != nil {
+			return nil, err
+		}
+		return p, nil
+	case KindLinux:
+	default:
+		return nil, fmt.Errorf("plan %s: unknown kind %q", r.Name, r.Kind)
 	}
 	b, err := newLinuxBuild(ctx, r, src, Options{OutDir: dir, Fetcher: opts.Fetcher, Log: opts.Log, Accel: opts.Accel, Version: opts.Version})
 	if err != nil {
