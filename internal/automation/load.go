@@ -3,7 +3,6 @@ package automation
 import (
 	"fmt"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,16 +18,15 @@ import (
 
 // Defaults for fields a script leaves out.
 const (
-	DefaultWaitTimeout    = 60 * time.Second
-	DefaultClickTimeout   = 30 * time.Second
-	DefaultTypeDelay      = 10 * time.Millisecond
-	DefaultStillTimeout   = 60 * time.Second // on top of the still time
-	DefaultSSHPort        = 22
-	DefaultSSHTimeout     = 10 * time.Second
-	DefaultSSHRetryDelay  = 5 * time.Second
-	DefaultHealthCommand  = "true"
-	DefaultHealthHost     = "127.0.0.1"
-	maxReasonableDuration = 7 * 24 * time.Hour
+	DefaultWaitTimeout   = 60 * time.Second
+	DefaultClickTimeout  = 30 * time.Second
+	DefaultTypeDelay     = 10 * time.Millisecond
+	DefaultStillTimeout  = 60 * time.Second // on top of the still time
+	DefaultSSHPort       = 22
+	DefaultSSHTimeout    = 10 * time.Second
+	DefaultSSHRetryDelay = 5 * time.Second
+	DefaultHealthCommand = "true"
+	DefaultHealthHost    = "127.0.0.1"
 )
 
 // LoadOptions supplies what loading reads from outside the script.
@@ -50,8 +48,9 @@ func Load(path string, opts LoadOptions) (*Script, error) {
 }
 
 // Parse parses and validates a script through yamlsrc. The error, if any,
-// is a yamlsrc.Problems naming every problem with its file:line:col and,
-// inside boot_commands, the step ("step 3 (click)").
+// is a yamlsrc.Problems naming every problem with its file:line:col and
+// field path; inside boot_commands the path starts with the step
+// ("step 3 (click): region.width").
 func Parse(file string, data []byte, opts LoadOptions) (*Script, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
@@ -67,19 +66,50 @@ func Parse(file string, data []byte, opts LoadOptions) (*Script, error) {
 	return sf.s, nil
 }
 
-// scriptFile is the document as yamlsrc decodes it: the script reads
-// itself, since most of its values take more than one form.
+type node = yamlsrc.Node
+
+// scriptFile is the document as yamlsrc decodes it: the fixed options
+// decode as a struct; the steps and the health check, which need the
+// loader (variables, files, secrets), are read from their nodes.
 type scriptFile struct {
 	l    *loader
 	s    *Script
 	read bool
 }
 
-// DecodeNode reads the whole script. Problems outside boot_commands carry
-// no path (their messages name the field); inside, the step.
-func (sf *scriptFile) DecodeNode(n yamlsrc.Node) {
+type scriptDoc struct {
+	BootWait       time.Duration `json:"boot_wait"`
+	MaxInstallTime time.Duration `json:"max_install_time"`
+	BootCommands   node          `json:"boot_commands"`
+	HealthCheck    node          `json:"health_check"`
+}
+
+func (sf *scriptFile) DecodeNode(n node) {
 	sf.read = true
-	sf.l.script(n.Label(""), sf.s)
+	var d scriptDoc
+	n.Decode(&d)
+	if n.Kind() != yamlsrc.KindMapping {
+		return
+	}
+	s := sf.s
+	s.BootWait, s.MaxInstallTime = d.BootWait, d.MaxInstallTime
+	if d.HealthCheck.Kind() != yamlsrc.KindNull {
+		s.HealthCheck = sf.l.healthCheck(d.HealthCheck)
+	}
+	switch bc := d.BootCommands; bc.Kind() {
+	case yamlsrc.KindNull:
+		if !n.Has("boot_commands") && !n.Has("health_check") {
+			n.Errorf("the script has no boot_commands (and no health_check)")
+		}
+	case yamlsrc.KindList:
+		for i, entry := range bc.Items() {
+			if st := sf.l.parseStep(entry, i+1); st != nil {
+				s.Steps = append(s.Steps, st)
+			}
+		}
+	default:
+		bc.Errorf("expected a list of steps, got %s", bc.Describe())
+	}
 }
 
 type loader struct {
@@ -89,161 +119,110 @@ type loader struct {
 	secrets []string
 }
 
-type node = yamlsrc.Node
-
 func (l *loader) pos(p yamlsrc.Pos) yamlsrc.Location { return yamlsrc.Location{File: l.file, Pos: p} }
 
-// fields reads a mapping's keys; yamlsrc reports unknown and repeated ones.
-func (l *loader) fields(n node, what string, allowed ...string) (map[string]node, bool) {
-	f, ok := n.Fields(what, allowed...)
-	if !ok {
-		n.Errorf("%s must be a mapping, got %s", what, kind(n))
+// str is a script's string that must not be empty; like yamlsrc.Text it
+// takes a number as written ("key: 5").
+type str string
+
+func (s *str) DecodeNode(n node) {
+	var t yamlsrc.Text
+	if n.Decode(&t) && t == "" {
+		n.Errorf("must not be empty")
 	}
-	return f, ok
+	*s = str(t)
 }
 
-func kind(n node) string {
-	switch n.Kind() {
-	case yamlsrc.KindString:
-		return "a string"
-	case yamlsrc.KindInt:
-		return "an integer"
-	case yamlsrc.KindFloat:
-		return "a number"
-	case yamlsrc.KindBool:
-		return "a boolean"
-	case yamlsrc.KindMapping:
-		return "a mapping"
-	case yamlsrc.KindList:
-		return "a list"
-	}
-	return "nothing"
-}
-
-func (l *loader) str(n node, field string) (string, bool) {
+// isText tells the short form of a step (a phrase, a duration) from its
+// mapping form.
+func isText(n node) bool {
 	switch n.Kind() {
 	case yamlsrc.KindString, yamlsrc.KindInt, yamlsrc.KindFloat:
-		// "type: 12345" means the digits, as written.
-		return n.Text(), true
+		return true
 	}
-	n.Errorf("%s must be a string, got %s", field, kind(n))
-	return "", false
+	return false
 }
 
-func (l *loader) nonEmpty(n node, field string) (string, bool) {
-	s, ok := l.str(n, field)
-	if ok && s == "" {
-		n.Errorf("%s must not be empty", field)
-		return "", false
+// point is a mapping {x, y}.
+type point struct{ image.Point }
+
+func (p *point) DecodeNode(n node) {
+	var v struct {
+		X *int `json:"x"`
+		Y *int `json:"y"`
 	}
-	return s, ok
+	if !n.Decode(&v) || !present(n, []string{"x", "y"}, v.X, v.Y) {
+		return
+	}
+	p.Point = image.Pt(*v.X, *v.Y)
 }
 
-func (l *loader) integer(n node, field string) (int, bool) {
-	if n.Kind() != yamlsrc.KindInt {
-		n.Errorf("%s must be an integer, got %s", field, kind(n))
-		return 0, false
-	}
-	if i, ok := n.Int(); ok && i >= math.MinInt32 && i <= math.MaxInt32 {
-		return int(i), true
-	}
-	n.Errorf("%s is out of range", field)
-	return 0, false
-}
+// region is a mapping {x, y, width, height} on the screen.
+type region struct{ image.Rectangle }
 
-func (l *loader) nonNegInt(n node, field string) (int, bool) {
-	i, ok := l.integer(n, field)
-	if ok && i < 0 {
-		n.Errorf("%s must not be negative, got %d", field, i)
-		return 0, false
+func (r *region) DecodeNode(n node) {
+	var v struct {
+		X      *int `json:"x"`
+		Y      *int `json:"y"`
+		Width  *int `json:"width"`
+		Height *int `json:"height"`
 	}
-	return i, ok
-}
-
-func (l *loader) boolean(n node, field string) (bool, bool) {
-	if b, ok := n.Bool(); ok {
-		return b, true
+	if !n.Decode(&v) {
+		return
 	}
-	n.Errorf("%s must be true or false, got %s", field, kind(n))
-	return false, false
-}
-
-// seconds reads a duration: a number of seconds (int or float), or a Go
-// duration string such as "90s" or "2m". Negative durations are errors.
-func (l *loader) seconds(n node, field string) (time.Duration, bool) {
-	var d time.Duration
-	switch n.Kind() {
-	case yamlsrc.KindInt:
-		i, ok := l.integer(n, field)
-		if !ok {
-			return 0, false
-		}
-		d = time.Duration(i) * time.Second
-	case yamlsrc.KindFloat:
-		f, _ := n.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxReasonableDuration.Seconds() {
-			n.Errorf("%s is out of range", field)
-			return 0, false
-		}
-		d = time.Duration(f * float64(time.Second))
-	case yamlsrc.KindString:
-		pd, err := time.ParseDuration(n.Text())
-		if err != nil {
-			n.Errorf("%s must be a number of seconds or a duration like \"90s\", got %q", field, n.Text())
-			return 0, false
-		}
-		d = pd
-	default:
-		n.Errorf("%s must be a number of seconds, got %s", field, kind(n))
-		return 0, false
+	names, vals := []string{"x", "y", "width", "height"}, []*int{v.X, v.Y, v.Width, v.Height}
+	if !present(n, names, vals...) {
+		return
 	}
-	if d < 0 {
-		n.Errorf("%s must not be negative, got %s", field, d)
-		return 0, false
-	}
-	if d > maxReasonableDuration {
-		n.Errorf("%s is out of range (more than a week)", field)
-		return 0, false
-	}
-	return d, true
-}
-
-func (l *loader) point(n node, what string) (image.Point, bool) {
-	f, ok := l.fields(n, what, "x", "y")
-	if !ok {
-		return image.Point{}, false
-	}
-	var p image.Point
 	good := true
-	for _, c := range []struct {
-		name string
-		dst  *int
-	}{{"x", &p.X}, {"y", &p.Y}} {
-		v, present := f[c.name]
-		if !present {
-			n.Errorf("%s needs %s", what, c.name)
+	for i, p := range vals {
+		if *p < 0 {
+			n.FieldErrorf(names[i], "must not be negative, got %d", *p)
 			good = false
-			continue
 		}
-		i, ok := l.integer(v, what+"."+c.name)
-		good = good && ok
-		*c.dst = i
 	}
-	return p, good
+	if good && (*v.Width == 0 || *v.Height == 0) {
+		n.Errorf("must have a positive width and height")
+	}
+	r.Rectangle = image.Rect(*v.X, *v.Y, *v.X+*v.Width, *v.Y+*v.Height)
 }
 
-func (l *loader) screenPoint(n node, what string) (image.Point, bool) {
-	p, ok := l.point(n, what)
-	if ok && (p.X < 0 || p.Y < 0) {
-		n.Errorf("%s must not be negative, got %d,%d", what, p.X, p.Y)
-		return p, false
+// present reports the fields of a mapping that are missing (or null).
+func present(n node, names []string, vals ...*int) bool {
+	ok := true
+	for i, v := range vals {
+		ok = required(n, names[i], v != nil, true) && ok
 	}
-	return p, ok
+	return ok
+}
+
+// required reports a required field of a decoded mapping (n) that is
+// not set: missing, or null. A field that was there but had the wrong
+// type is also unset; decoded is false then and its problem was reported.
+func required(n node, key string, set, decoded bool) bool {
+	switch {
+	case set:
+		return true
+	case !n.Has(key):
+		n.Errorf("missing %s", key)
+	case decoded:
+		n.FieldErrorf(key, "needs a value")
+	}
+	return false
+}
+
+// compileRegex compiles a regex field, reporting a bad one at it.
+func compileRegex(n node, key, prefix, s string) *regexp.Regexp {
+	rx, err := regexp.Compile(prefix + s)
+	if err != nil {
+		n.FieldErrorf(key, "bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	return rx
 }
 
 // expand replaces ${NAME} with a variable and $$ with $. It reports whether
 // a variable was used, which makes the result a secret.
-func (l *loader) expand(n node, s string) (out string, used, ok bool) {
+func (l *loader) expand(s string) (out string, used bool, err error) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' || i+1 >= len(s) {
@@ -261,16 +240,14 @@ func (l *loader) expand(n node, s string) (out string, used, ok bool) {
 				name = s[i+2 : i+end]
 			}
 			if end < 0 || !validVarName(name) {
-				n.Errorf("bad variable reference: use ${NAME} with letters, digits and _ (or $$ for a dollar sign)")
-				return "", false, false
+				return "", false, fmt.Errorf("bad variable reference: use ${NAME} with letters, digits and _ (or $$ for a dollar sign)")
 			}
 			v, ok := l.opts.Vars[name]
 			if !ok {
 				v, ok = l.opts.LookupEnv(name)
 			}
 			if !ok {
-				n.Errorf("variable ${%s} is not set", name)
-				return "", false, false
+				return "", false, fmt.Errorf("variable ${%s} is not set", name)
 			}
 			b.WriteString(v)
 			used = true
@@ -279,7 +256,7 @@ func (l *loader) expand(n node, s string) (out string, used, ok bool) {
 			b.WriteByte('$')
 		}
 	}
-	return b.String(), used, true
+	return b.String(), used, nil
 }
 
 var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -288,17 +265,13 @@ func validVarName(s string) bool { return varNameRE.MatchString(s) }
 
 // readSecretFile reads a password_file the way every other deskvm command
 // reads one (secret.ReadFile), so a file that works for --password-file
-// works here too. Relative paths are the script's directory's.
-func (l *loader) readSecretFile(n node, path string) (string, bool) {
+// works here too. Relative paths are the script's directory's. The error
+// names the file, never its content.
+func (l *loader) readSecretFile(path string) (string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, path)
 	}
-	pw, err := secret.ReadFile(path)
-	if err != nil {
-		n.Errorf("%v", err) // names the file, never its content
-		return "", false
-	}
-	return pw, true
+	return secret.ReadFile(path)
 }
 
 func (l *loader) addSecret(s string) {
@@ -307,54 +280,17 @@ func (l *loader) addSecret(s string) {
 	}
 }
 
-var topFields = []string{"boot_wait", "max_install_time", "boot_commands", "health_check"}
-
-func (l *loader) script(body node, s *Script) {
-	f, ok := l.fields(body, "the script", topFields...)
-	if !ok {
-		return
-	}
-	if n, ok := f["boot_wait"]; ok {
-		s.BootWait, _ = l.seconds(n, "boot_wait")
-	}
-	if n, ok := f["max_install_time"]; ok {
-		s.MaxInstallTime, _ = l.seconds(n, "max_install_time")
-	}
-	if n, ok := f["health_check"]; ok {
-		s.HealthCheck = l.healthCheck(n)
-	}
-	n, ok := f["boot_commands"]
-	if !ok {
-		if _, hc := f["health_check"]; !hc {
-			body.Errorf("the script has no boot_commands (and no health_check)")
-		}
-		return
-	}
-	switch n.Kind() {
-	case yamlsrc.KindNull:
-		return
-	case yamlsrc.KindList:
-	default:
-		n.Errorf("boot_commands must be a list of steps, got %s", kind(n))
-		return
-	}
-	for i, entry := range n.Items() {
-		if st := l.parseStep(entry, i+1); st != nil {
-			s.Steps = append(s.Steps, st)
-		}
-	}
-}
-
 var stepCommands = []string{"wait", "wait_gone", "wait_still", "click", "double_click", "right_click",
 	"click_at", "move_mouse", "type", "key", "hotkey", "delay", "screenshot"}
 
-// parseStep reads one entry of boot_commands; its problems are labelled
+// parseStep reads one entry of boot_commands: a one-key mapping whose
+// value is a phrase or a mapping of options. Its problems are labelled
 // "step N (command)".
 func (l *loader) parseStep(entry node, index int) Step {
 	entry = entry.Label(fmt.Sprintf("step %d (?)", index))
 	entries, ok := entry.Entries()
 	if !ok {
-		entry.Errorf("a step must be a mapping like \"- wait: Welcome\", got %s", kind(entry))
+		entry.Errorf("a step must be a mapping like \"- wait: Welcome\", got %s", entry.Describe())
 		return nil
 	}
 	if len(entries) != 1 {
@@ -374,26 +310,23 @@ func (l *loader) parseStep(entry node, index int) Step {
 		return nil
 	}
 	switch cmd {
-	case "wait":
-		t, timeout, ok := l.target(arg, cmd, DefaultWaitTimeout, false)
+	case "wait", "wait_gone":
+		t, ok := l.target(arg, false)
 		if !ok {
 			return nil
 		}
-		return &Wait{StepBase: base, Target: t.Target, Timeout: timeout}
-	case "wait_gone":
-		t, timeout, ok := l.target(arg, cmd, DefaultWaitTimeout, false)
-		if !ok {
-			return nil
+		if cmd == "wait_gone" {
+			return &WaitGone{StepBase: base, Target: t.Target, Timeout: t.timeout(DefaultWaitTimeout)}
 		}
-		return &WaitGone{StepBase: base, Target: t.Target, Timeout: timeout}
+		return &Wait{StepBase: base, Target: t.Target, Timeout: t.timeout(DefaultWaitTimeout)}
 	case "wait_still":
-		return l.waitStill(arg, base)
+		return waitStill(arg, base)
 	case "click", "double_click", "right_click":
-		t, timeout, ok := l.target(arg, cmd, DefaultClickTimeout, true)
+		t, ok := l.target(arg, true)
 		if !ok {
 			return nil
 		}
-		c := &Click{StepBase: base, Name: cmd, Target: t.Target, Offset: t.offset, Timeout: timeout, Button: ButtonLeft, Count: 1}
+		c := &Click{StepBase: base, Name: cmd, Target: t.Target, Offset: t.offset, Timeout: t.timeout(DefaultClickTimeout), Button: ButtonLeft, Count: 1}
 		switch cmd {
 		case "double_click":
 			c.Count = 2
@@ -401,52 +334,53 @@ func (l *loader) parseStep(entry node, index int) Step {
 			c.Button = ButtonRight
 		}
 		return c
-	case "click_at":
-		p, ok := l.screenPoint(arg, cmd)
-		if !ok {
+	case "click_at", "move_mouse":
+		var p point
+		if !arg.Decode(&p) {
 			return nil
 		}
-		return &ClickAt{StepBase: base, At: p}
-	case "move_mouse":
-		p, ok := l.screenPoint(arg, cmd)
-		if !ok {
+		if p.X < 0 || p.Y < 0 {
+			arg.Errorf("must not be negative, got %d,%d", p.X, p.Y)
 			return nil
 		}
-		return &MoveMouse{StepBase: base, To: p}
+		if cmd == "move_mouse" {
+			return &MoveMouse{StepBase: base, To: p.Point}
+		}
+		return &ClickAt{StepBase: base, At: p.Point}
 	case "type":
 		return l.typeStep(arg, base)
 	case "key":
-		name, ok := l.nonEmpty(arg, "key")
-		if !ok {
+		var name str
+		if !arg.Decode(&name) {
 			return nil
 		}
-		k, ok := l.key(arg, name, "key")
-		if !ok {
+		k, err := lookupKey(string(name))
+		if err != nil {
+			arg.Errorf("%v", err)
 			return nil
 		}
 		k.StepBase = base
 		return k
 	case "hotkey":
-		return l.hotkey(arg, base)
+		return hotkey(arg, base)
 	case "delay":
-		d, ok := l.seconds(arg, "delay")
-		if !ok {
+		var d time.Duration
+		if !arg.Decode(&d) {
 			return nil
 		}
 		return &Delay{StepBase: base, Duration: d}
 	case "screenshot":
-		name := fmt.Sprintf("step-%03d", index)
+		name := str(fmt.Sprintf("step-%03d", index))
 		if !null {
-			var ok bool
-			if name, ok = l.nonEmpty(arg, "screenshot"); !ok {
+			if !arg.Decode(&name) {
 				return nil
 			}
-			if !screenshotNameRE.MatchString(name) {
+			if !screenshotNameRE.MatchString(string(name)) {
 				arg.Errorf("screenshot name %q may only use letters, digits, '.', '_' and '-'", name)
 				return nil
 			}
 		}
-		return &Screenshot{StepBase: base, Name: name}
+		return &Screenshot{StepBase: base, Name: string(name)}
 	}
 	arg.ErrorfAt(keyPos, "unknown command %q (known: %s)", cmd, strings.Join(stepCommands, ", "))
 	return nil
@@ -454,171 +388,128 @@ func (l *loader) parseStep(entry node, index int) Step {
 
 var screenshotNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$`)
 
+// targetOpts are the options of wait and wait_gone.
+type targetOpts struct {
+	Text     *yamlsrc.Text  `json:"text"`
+	Regex    *str           `json:"regex"`
+	Contains bool           `json:"contains"`
+	Fuzzy    *bool          `json:"fuzzy"`
+	Region   *region        `json:"region"`
+	Index    int            `json:"index"`
+	Timeout  *time.Duration `json:"timeout"`
+}
+
+// clickOpts are the options of the clicks: a target and an offset.
+type clickOpts struct {
+	targetOpts
+	Offset  *point `json:"offset"`
+	XOffset int    `json:"xoffset"`
+	YOffset int    `json:"yoffset"`
+}
+
 type parsedTarget struct {
 	Target
 	offset image.Point
+	wait   *time.Duration
+}
+
+func (t parsedTarget) timeout(def time.Duration) time.Duration {
+	if t.wait != nil {
+		return *t.wait
+	}
+	return def
 }
 
 // target reads the argument of wait, wait_gone and the clicks: a phrase
 // or a mapping with text/regex and options.
-func (l *loader) target(n node, cmd string, defTimeout time.Duration, click bool) (parsedTarget, time.Duration, bool) {
+func (l *loader) target(n node, click bool) (parsedTarget, bool) {
 	t := parsedTarget{Target: Target{Fuzzy: true}}
-	timeout := defTimeout
-	switch n.Kind() {
-	case yamlsrc.KindString, yamlsrc.KindInt, yamlsrc.KindFloat:
-		s, _ := l.str(n, cmd)
-		if strings.TrimSpace(s) == "" {
-			n.Errorf("%s: text must not be empty", cmd)
-			return t, 0, false
+	if isText(n) {
+		var s yamlsrc.Text
+		n.Decode(&s)
+		if strings.TrimSpace(string(s)) == "" {
+			n.Errorf("text must not be empty")
+			return t, false
 		}
-		t.Text = s
-		return t, timeout, true
+		t.Text = string(s)
+		return t, true
 	}
-	allowed := []string{"text", "regex", "contains", "fuzzy", "region", "index", "timeout"}
+	var o clickOpts
+	var good bool
 	if click {
-		allowed = append(allowed, "xoffset", "yoffset", "offset")
+		good = n.Decode(&o)
+	} else {
+		good = n.Decode(&o.targetOpts)
 	}
-	f, ok := l.fields(n, cmd, allowed...)
-	if !ok {
-		return t, 0, false
+	if n.Kind() != yamlsrc.KindMapping {
+		return t, false
 	}
-	good := true
-	text, hasText := f["text"]
-	re, hasRegex := f["regex"]
 	switch {
-	case hasText && hasRegex:
-		n.Errorf("%s: give text or regex, not both", cmd)
+	case n.Has("text") && n.Has("regex"):
+		n.Errorf("give text or regex, not both")
 		good = false
-	case !hasText && !hasRegex:
-		n.Errorf("%s: missing text (or regex)", cmd)
+	case !n.Has("text") && !n.Has("regex"):
+		n.Errorf("missing text (or regex)")
 		good = false
-	case hasText:
-		s, ok := l.str(text, "text")
-		if ok && strings.TrimSpace(s) == "" {
-			text.Errorf("text must not be empty")
-			ok = false
-		}
-		t.Text, good = s, good && ok
-	case hasRegex:
-		s, ok := l.nonEmpty(re, "regex")
-		if ok {
-			// Screens are matched case-insensitively, like phrases.
-			rx, err := regexp.Compile("(?i)" + s)
-			if err != nil {
-				re.Errorf("bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-				ok = false
-			}
-			t.Regex = rx
-		}
-		good = good && ok
-	}
-	if v, ok := f["contains"]; ok {
-		b, ok := l.boolean(v, "contains")
-		t.Contains, good = b, good && ok
-	}
-	if v, ok := f["fuzzy"]; ok {
-		b, ok := l.boolean(v, "fuzzy")
-		t.Fuzzy, good = b, good && ok
-	}
-	if v, ok := f["index"]; ok {
-		i, ok := l.integer(v, "index")
-		t.Index, good = i, good && ok
-	}
-	if v, ok := f["timeout"]; ok {
-		d, ok := l.seconds(v, "timeout")
-		timeout, good = d, good && ok
-	}
-	if v, ok := f["region"]; ok {
-		r, ok := l.region(v)
-		if ok {
-			t.Region = &r
-		}
-		good = good && ok
-	}
-	if v, ok := f["offset"]; ok {
-		if _, x := f["xoffset"]; x {
-			v.Errorf("give offset or xoffset/yoffset, not both")
-			good = false
-		} else if _, y := f["yoffset"]; y {
-			v.Errorf("give offset or xoffset/yoffset, not both")
-			good = false
-		}
-		p, ok := l.point(v, "offset")
-		t.offset, good = p, good && ok
-	}
-	if v, ok := f["xoffset"]; ok {
-		i, ok := l.integer(v, "xoffset")
-		t.offset.X, good = i, good && ok
-	}
-	if v, ok := f["yoffset"]; ok {
-		i, ok := l.integer(v, "yoffset")
-		t.offset.Y, good = i, good && ok
-	}
-	return t, timeout, good
-}
-
-func (l *loader) region(n node) (image.Rectangle, bool) {
-	f, ok := l.fields(n, "region", "x", "y", "width", "height")
-	if !ok {
-		return image.Rectangle{}, false
-	}
-	vals := map[string]int{}
-	good := true
-	for _, k := range []string{"x", "y", "width", "height"} {
-		v, present := f[k]
-		if !present {
-			n.Errorf("region needs %s", k)
-			good = false
-			continue
-		}
-		i, ok := l.nonNegInt(v, "region."+k)
-		vals[k] = i
-		good = good && ok
-	}
-	if good && (vals["width"] == 0 || vals["height"] == 0) {
-		n.Errorf("region must have a positive width and height")
+	case n.Has("regex") && !required(n, "regex", o.Regex != nil, good),
+		n.Has("text") && !required(n, "text", o.Text != nil, good):
 		good = false
-	}
-	return image.Rect(vals["x"], vals["y"], vals["x"]+vals["width"], vals["y"]+vals["height"]), good
-}
-
-func (l *loader) waitStill(n node, base StepBase) Step {
-	s := &WaitStill{StepBase: base}
-	switch n.Kind() {
-	case yamlsrc.KindInt, yamlsrc.KindFloat, yamlsrc.KindString:
-		d, ok := l.seconds(n, "wait_still")
-		if !ok {
-			return nil
-		}
-		s.Still = d
+	case o.Regex != nil:
+		// Screens are matched case-insensitively, like phrases.
+		t.Regex = compileRegex(n, "regex", "(?i)", string(*o.Regex))
+		good = good && t.Regex != nil
+	case strings.TrimSpace(string(*o.Text)) == "":
+		n.FieldErrorf("text", "must not be empty")
+		good = false
 	default:
-		f, ok := l.fields(n, "wait_still", "seconds", "timeout")
-		if !ok {
+		t.Text = string(*o.Text)
+	}
+	t.Contains, t.Index, t.wait = o.Contains, o.Index, o.Timeout
+	if o.Fuzzy != nil {
+		t.Fuzzy = *o.Fuzzy
+	}
+	if o.Region != nil {
+		t.Region = &o.Region.Rectangle
+	}
+	t.offset = image.Pt(o.XOffset, o.YOffset)
+	if o.Offset != nil {
+		if n.Has("xoffset") || n.Has("yoffset") {
+			n.FieldErrorf("offset", "give offset or xoffset/yoffset, not both")
+			good = false
+		}
+		t.offset = o.Offset.Point
+	}
+	return t, good
+}
+
+func waitStill(n node, base StepBase) Step {
+	s := &WaitStill{StepBase: base}
+	if isText(n) {
+		if !n.Decode(&s.Still) {
 			return nil
 		}
-		v, ok := f["seconds"]
-		if !ok {
-			n.Errorf("wait_still needs seconds")
+	} else {
+		var o struct {
+			Still   *time.Duration `json:"seconds"`
+			Timeout time.Duration  `json:"timeout"`
+		}
+		good := n.Decode(&o)
+		if n.Kind() != yamlsrc.KindMapping {
 			return nil
 		}
-		d, good := l.seconds(v, "seconds")
-		s.Still = d
-		if t, ok := f["timeout"]; ok {
-			d, ok := l.seconds(t, "timeout")
-			s.Timeout, good = d, good && ok
-		}
-		if !good {
+		if !required(n, "seconds", o.Still != nil, good) || !good {
 			return nil
 		}
+		s.Still, s.Timeout = *o.Still, o.Timeout
 	}
 	if s.Still <= 0 {
-		n.Errorf("wait_still: seconds must be positive")
+		n.Errorf("the still time must be positive")
 		return nil
 	}
 	if s.Timeout == 0 {
 		s.Timeout = s.Still + DefaultStillTimeout
 	} else if s.Timeout < s.Still {
-		n.Errorf("wait_still: timeout %s is shorter than the still time %s", s.Timeout, s.Still)
+		n.FieldErrorf("timeout", "%s is shorter than the still time %s", s.Timeout, s.Still)
 		return nil
 	}
 	return s
@@ -626,64 +517,66 @@ func (l *loader) waitStill(n node, base StepBase) Step {
 
 func (l *loader) typeStep(n node, base StepBase) Step {
 	t := &Type{StepBase: base, Delay: DefaultTypeDelay}
-	var textNode node
-	switch n.Kind() {
-	case yamlsrc.KindString, yamlsrc.KindInt, yamlsrc.KindFloat:
-		textNode = n
-	default:
-		f, ok := l.fields(n, "type", "text", "delay_ms", "secret", "password_file")
-		if !ok {
+	var raw yamlsrc.Text
+	textErr := n.Errorf // where problems with the text go
+	if isText(n) {
+		n.Decode(&raw)
+	} else {
+		var o struct {
+			Text         *yamlsrc.Text `json:"text"`
+			DelayMS      *int          `json:"delay_ms"`
+			Secret       bool          `json:"secret"`
+			PasswordFile *str          `json:"password_file"`
+		}
+		good := n.Decode(&o)
+		if n.Kind() != yamlsrc.KindMapping {
 			return nil
 		}
-		good := true
-		if v, ok := f["delay_ms"]; ok {
-			ms, ok := l.nonNegInt(v, "delay_ms")
-			t.Delay, good = time.Duration(ms)*time.Millisecond, good && ok
+		t.Secret = o.Secret
+		if o.DelayMS != nil {
+			if *o.DelayMS < 0 {
+				n.FieldErrorf("delay_ms", "must not be negative, got %d", *o.DelayMS)
+				good = false
+			}
+			t.Delay = time.Duration(*o.DelayMS) * time.Millisecond
 		}
-		if v, ok := f["secret"]; ok {
-			b, ok := l.boolean(v, "secret")
-			t.Secret, good = b, good && ok
-		}
-		pf, hasFile := f["password_file"]
-		var hasText bool
-		textNode, hasText = f["text"]
+		hasText, hasFile := n.Has("text"), n.Has("password_file")
 		switch {
 		case hasFile && hasText:
-			n.Errorf("type: give text or password_file, not both")
+			n.Errorf("give text or password_file, not both")
 			return nil
 		case hasFile:
-			path, ok := l.nonEmpty(pf, "password_file")
-			if !ok {
+			if !required(n, "password_file", o.PasswordFile != nil, good) || !good {
 				return nil
 			}
-			pw, ok := l.readSecretFile(pf, path)
-			if !ok || !good {
+			pw, err := l.readSecretFile(string(*o.PasswordFile))
+			if err != nil {
+				n.FieldErrorf("password_file", "%v", err)
 				return nil
 			}
-			if !l.typeable(pf, pw, true) {
+			if !typeable(pw, true, func(f string, a ...any) { n.FieldErrorf("password_file", f, a...) }) {
 				return nil
 			}
 			t.Text, t.Secret = pw, true
 			l.addSecret(pw)
 			return t
 		case !hasText:
-			n.Errorf("type: missing text")
+			n.Errorf("missing text")
 			return nil
 		}
-		if !good {
+		if !required(n, "text", o.Text != nil, good) || !good {
 			return nil
 		}
+		raw = *o.Text
+		textErr = func(f string, a ...any) { n.FieldErrorf("text", f, a...) }
 	}
-	raw, ok := l.str(textNode, "type text")
-	if !ok {
-		return nil
-	}
-	text, fromVar, ok := l.expand(textNode, raw)
-	if !ok {
+	text, fromVar, err := l.expand(string(raw))
+	if err != nil {
+		textErr("%v", err)
 		return nil
 	}
 	if text == "" && !fromVar {
-		textNode.Errorf("type: text must not be empty")
+		textErr("text must not be empty")
 		return nil
 	}
 	t.Text = text
@@ -691,7 +584,7 @@ func (l *loader) typeStep(n node, base StepBase) Step {
 	if t.Secret {
 		l.addSecret(text)
 	}
-	if !l.typeable(textNode, text, t.Secret) {
+	if !typeable(text, t.Secret, textErr) {
 		return nil
 	}
 	return t
@@ -699,13 +592,13 @@ func (l *loader) typeStep(n node, base StepBase) Step {
 
 // typeable checks that every character has a key; for secret text the
 // message does not quote the character.
-func (l *loader) typeable(n node, text string, secret bool) bool {
+func typeable(text string, secret bool, errorf func(string, ...any)) bool {
 	for i, r := range []rune(text) {
 		if _, err := keysym.Char(r); err != nil {
 			if secret {
-				n.Errorf("secret text: character %d cannot be typed on a US keyboard layout", i+1)
+				errorf("secret text: character %d cannot be typed on a US keyboard layout", i+1)
 			} else {
-				n.Errorf("%v (at character %d)", err, i+1)
+				errorf("%v (at character %d)", err, i+1)
 			}
 			return false
 		}
@@ -713,222 +606,205 @@ func (l *loader) typeable(n node, text string, secret bool) bool {
 	return true
 }
 
-func (l *loader) key(n node, name, field string) (*Key, bool) {
+func lookupKey(name string) (*Key, error) {
 	sym, ok := keysym.Lookup(name)
 	if !ok {
-		n.Errorf("unknown key name %q in %s (known: %s, or one printable character)", name, field, strings.Join(keysym.Names(), ", "))
-		return nil, false
+		return nil, fmt.Errorf("unknown key name %q (known: %s, or one printable character)", name, strings.Join(keysym.Names(), ", "))
 	}
 	if len(name) > 1 {
 		name = strings.ToLower(name)
 	}
-	return &Key{Name: name, Keysym: sym}, true
+	return &Key{Name: name, Keysym: sym}, nil
 }
 
-func (l *loader) hotkey(n node, base StepBase) Step {
+// hotkey reads "ctrl+alt+delete" or {modifiers: [ctrl, alt], key: delete}.
+func hotkey(n node, base StepBase) Step {
 	h := &Hotkey{StepBase: base}
-	var mods []node
-	var modNames []string
-	var keyNode node
-	var keyName string
-	switch n.Kind() {
-	case yamlsrc.KindString:
-		// Also accept "ctrl+alt+delete".
-		s, _ := l.str(n, "hotkey")
+	var modNames []str
+	var keyName str
+	var modErr func(i int, format string, a ...any)
+	keyErr := n.Errorf
+	if n.Kind() == yamlsrc.KindString {
+		s := n.Text()
 		parts := strings.Split(s, "+")
 		for _, p := range parts[:len(parts)-1] {
-			mods, modNames = append(mods, n), append(modNames, strings.TrimSpace(p))
+			modNames = append(modNames, str(strings.TrimSpace(p)))
 		}
-		keyNode, keyName = n, strings.TrimSpace(parts[len(parts)-1])
+		keyName = str(strings.TrimSpace(parts[len(parts)-1]))
 		if keyName == "" && strings.HasSuffix(s, "+") {
 			keyName = "+" // "ctrl++"
 		}
-	default:
-		f, ok := l.fields(n, "hotkey", "modifiers", "key")
-		if !ok {
+		modErr = func(_ int, f string, a ...any) { n.Errorf(f, a...) }
+	} else {
+		var o struct {
+			Modifiers []str `json:"modifiers"`
+			Key       *str  `json:"key"`
+		}
+		good := n.Decode(&o)
+		if n.Kind() != yamlsrc.KindMapping {
 			return nil
 		}
-		good := true
-		if v, ok := f["key"]; ok {
-			keyNode = v
-			keyName, good = l.nonEmpty(v, "hotkey key")
-		} else {
-			n.Errorf("hotkey needs key")
-			good = false
-		}
-		if v, ok := f["modifiers"]; ok {
-			if v.Kind() != yamlsrc.KindList {
-				v.Errorf("hotkey modifiers must be a list like [ctrl, alt], got %s", kind(v))
-				good = false
-			} else {
-				for _, m := range v.Items() {
-					name, ok := l.nonEmpty(m, "modifier")
-					good = good && ok
-					mods, modNames = append(mods, m), append(modNames, name)
-				}
-			}
-		}
-		if !good {
+		if !required(n, "key", o.Key != nil, good) || !good {
 			return nil
 		}
+		modNames, keyName = o.Modifiers, *o.Key
+		modErr = func(i int, f string, a ...any) { n.FieldErrorf(fmt.Sprintf("modifiers[%d]", i), f, a...) }
+		keyErr = func(f string, a ...any) { n.FieldErrorf("key", f, a...) }
 	}
 	good := true
 	for i, name := range modNames {
-		k, ok := l.key(mods[i], name, "hotkey modifiers")
-		if !ok {
+		k, err := lookupKey(string(name))
+		switch {
+		case err != nil:
+			modErr(i, "%v", err)
 			good = false
-			continue
-		}
-		if !k.Keysym.IsModifier() {
-			mods[i].Errorf("%q is not a modifier (shift, ctrl, alt, cmd/win/super/meta)", name)
+		case !k.Keysym.IsModifier():
+			modErr(i, "%q is not a modifier (shift, ctrl, alt, cmd/win/super/meta)", name)
 			good = false
-			continue
+		default:
+			h.Modifiers = append(h.Modifiers, *k)
 		}
-		h.Modifiers = append(h.Modifiers, *k)
 	}
-	k, ok := l.key(keyNode, keyName, "hotkey key")
-	if !ok || !good {
+	k, err := lookupKey(string(keyName))
+	if err != nil {
+		keyErr("%v", err)
+		return nil
+	}
+	if !good {
 		return nil
 	}
 	h.Key = *k
 	return h
 }
 
-var healthFields = []string{"type", "host", "port", "user", "password", "password_file", "key",
-	"command", "expect", "timeout", "retries", "retry_delay", "known_hosts"}
+// healthDoc is the health_check mapping.
+type healthDoc struct {
+	Type         *str           `json:"type"`
+	Host         *str           `json:"host"`
+	Port         *int           `json:"port"`
+	User         *str           `json:"user"`
+	Password     *yamlsrc.Text  `json:"password"`
+	PasswordFile *str           `json:"password_file"`
+	Key          *str           `json:"key"`
+	Command      *str           `json:"command"`
+	Expect       *expect        `json:"expect"`
+	Timeout      *time.Duration `json:"timeout"`
+	Retries      int            `json:"retries"`
+	RetryDelay   *time.Duration `json:"retry_delay"`
+	KnownHosts   *str           `json:"known_hosts"`
+}
+
+// expect is what the health check's output must show: a phrase, or
+// {regex} or {text}.
+type expect struct {
+	text string
+	re   *regexp.Regexp
+}
+
+func (e *expect) DecodeNode(n node) {
+	if n.Kind() != yamlsrc.KindMapping {
+		var s str
+		n.Decode(&s)
+		e.text = string(s)
+		return
+	}
+	var o struct {
+		Regex *str `json:"regex"`
+		Text  *str `json:"text"`
+	}
+	if !n.Decode(&o) {
+		return
+	}
+	switch {
+	case o.Regex != nil:
+		e.re = compileRegex(n, "regex", "", string(*o.Regex))
+	case o.Text != nil:
+		e.text = string(*o.Text)
+	default:
+		n.Errorf("missing regex or text")
+	}
+}
 
 func (l *loader) healthCheck(n node) *HealthCheck {
-	f, ok := l.fields(n, "health_check", healthFields...)
-	if !ok {
+	var d healthDoc
+	good := n.Decode(&d)
+	if n.Kind() != yamlsrc.KindMapping {
 		return nil
 	}
 	h := &HealthCheck{Pos: l.pos(n.Pos()), Host: DefaultHealthHost, Port: DefaultSSHPort, Command: DefaultHealthCommand,
-		Timeout: DefaultSSHTimeout, RetryDelay: DefaultSSHRetryDelay}
-	good := true
-	plain := func(field string) (string, bool) {
-		s, ok := l.nonEmpty(f[field], "health_check."+field)
-		if !ok {
-			return "", false
-		}
-		v, _, ok := l.expand(f[field], s)
-		return v, ok
-	}
-	if v, ok := f["type"]; ok {
-		typ, ok := l.str(v, "health_check.type")
-		if ok && typ != "ssh" {
-			v.Errorf("health_check.type %q is not supported (only ssh)", typ)
-			ok = false
-		}
-		h.Type, good = typ, good && ok
-	} else {
-		n.Errorf("health_check needs type: ssh")
+		Timeout: DefaultSSHTimeout, RetryDelay: DefaultSSHRetryDelay, Retries: d.Retries}
+	bad := func(key, format string, a ...any) {
+		n.FieldErrorf(key, format, a...)
 		good = false
 	}
-	for _, field := range []string{"host", "user", "command", "key", "known_hosts"} {
-		if _, present := f[field]; !present {
-			continue
-		}
-		v, ok := plain(field)
-		good = good && ok
-		switch field {
-		case "host":
-			h.Host = v
-		case "user":
-			h.User = v
-		case "command":
-			h.Command = v
-		case "key":
-			if v != "" && !filepath.IsAbs(v) && !strings.HasPrefix(v, "~") {
-				v = filepath.Join(l.dir, v)
-			}
-			h.KeyFile = v
-		case "known_hosts":
-			h.KnownHostsIn = v
-		}
+	if !required(n, "type", d.Type != nil, good) {
+		good = false
+	} else if *d.Type != "ssh" {
+		bad("type", "%q is not supported (only ssh)", *d.Type)
 	}
-	if _, ok := f["user"]; !ok {
-		n.Errorf("health_check needs user")
+	if !required(n, "user", d.User != nil, good) {
 		good = false
 	}
-	if v, ok := f["port"]; ok {
-		p, ok := l.integer(v, "health_check.port")
-		if ok && (p < 1 || p > 65535) {
-			v.Errorf("health_check.port must be 1-65535, got %d", p)
-			ok = false
+	expanded := func(key string, s *str, dst *string) {
+		if s == nil {
+			return
 		}
-		h.Port, good = p, good && ok
-	}
-	if v, ok := f["password"]; ok {
-		s, ok := l.str(v, "health_check.password")
-		if ok {
-			s, _, ok = l.expand(v, s)
-			h.Password = s
-			l.addSecret(s)
+		v, _, err := l.expand(string(*s))
+		if err != nil {
+			bad(key, "%v", err)
 		}
-		good = good && ok
+		*dst = v
 	}
-	if v, ok := f["password_file"]; ok {
-		if _, both := f["password"]; both {
-			v.Errorf("health_check: give password or password_file, not both")
-			good = false
-		} else if path, ok := l.nonEmpty(v, "health_check.password_file"); ok {
-			pw, ok := l.readSecretFile(v, path)
-			h.Password, good = pw, good && ok
-			l.addSecret(pw)
+	expanded("host", d.Host, &h.Host)
+	expanded("user", d.User, &h.User)
+	expanded("command", d.Command, &h.Command)
+	expanded("key", d.Key, &h.KeyFile)
+	expanded("known_hosts", d.KnownHosts, &h.KnownHostsIn)
+	if v := h.KeyFile; v != "" && !filepath.IsAbs(v) && !strings.HasPrefix(v, "~") {
+		h.KeyFile = filepath.Join(l.dir, v)
+	}
+	if d.Port != nil {
+		if *d.Port < 1 || *d.Port > 65535 {
+			bad("port", "must be 1-65535, got %d", *d.Port)
+		}
+		h.Port = *d.Port
+	}
+	if d.Password != nil {
+		pw, _, err := l.expand(string(*d.Password))
+		if err != nil {
+			bad("password", "%v", err)
+		}
+		h.Password = pw
+		l.addSecret(pw)
+	}
+	if d.PasswordFile != nil {
+		if n.Has("password") {
+			bad("password_file", "give password or password_file, not both")
+		} else if pw, err := l.readSecretFile(string(*d.PasswordFile)); err != nil {
+			bad("password_file", "%v", err)
 		} else {
-			good = false
+			h.Password = pw
+			l.addSecret(pw)
 		}
 	}
 	if h.Password == "" && h.KeyFile == "" && good {
-		n.Errorf("health_check needs password, password_file or key")
+		n.Errorf("needs password, password_file or key")
 		good = false
 	}
-	if v, ok := f["expect"]; ok {
-		switch v.Kind() {
-		case yamlsrc.KindMapping:
-			ef, ok := l.fields(v, "health_check.expect", "regex", "text")
-			if !ok {
-				good = false
-				break
-			}
-			if rv, ok := ef["regex"]; ok {
-				s, ok := l.nonEmpty(rv, "expect.regex")
-				if ok {
-					rx, err := regexp.Compile(s)
-					if err != nil {
-						rv.Errorf("bad regex %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-						ok = false
-					}
-					h.ExpectRegex = rx
-				}
-				good = good && ok
-			} else if tv, ok := ef["text"]; ok {
-				h.Expect, ok = l.nonEmpty(tv, "expect.text")
-				good = good && ok
-			} else {
-				v.Errorf("health_check.expect needs regex or text")
-				good = false
-			}
-		default:
-			s, ok := l.nonEmpty(v, "health_check.expect")
-			h.Expect, good = s, good && ok
+	if d.Expect != nil {
+		h.Expect, h.ExpectRegex = d.Expect.text, d.Expect.re
+	}
+	if d.Timeout != nil {
+		if *d.Timeout == 0 {
+			bad("timeout", "must be positive")
 		}
+		h.Timeout = *d.Timeout
 	}
-	if v, ok := f["timeout"]; ok {
-		d, ok := l.seconds(v, "health_check.timeout")
-		if ok && d == 0 {
-			v.Errorf("health_check.timeout must be positive")
-			ok = false
-		}
-		h.Timeout, good = d, good && ok
+	if d.Retries < 0 {
+		bad("retries", "must not be negative, got %d", d.Retries)
 	}
-	if v, ok := f["retries"]; ok {
-		i, ok := l.nonNegInt(v, "health_check.retries")
-		h.Retries, good = i, good && ok
-	}
-	if v, ok := f["retry_delay"]; ok {
-		d, ok := l.seconds(v, "health_check.retry_delay")
-		h.RetryDelay, good = d, good && ok
+	if d.RetryDelay != nil {
+		h.RetryDelay = *d.RetryDelay
 	}
 	if !good {
 		return nil

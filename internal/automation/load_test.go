@@ -177,21 +177,21 @@ health_check: {type: telnet, user: u, password: p}
 		t.Fatalf("err = %v, want yamlsrc.Problems", err)
 	}
 	want := []string{
-		`s.yaml:1:12: boot_wait must not be negative, got -5s`,
-		`s.yaml:3:11: step 1 (wait): wait: missing text (or regex)`,
+		`s.yaml:1:12: boot_wait: must not be negative, got -5s`,
+		`s.yaml:3:11: step 1 (wait): missing text (or regex)`,
 		`s.yaml:4:5: step 2 (clik): unknown command "clik" (known: wait, wait_gone, wait_still, click, double_click, right_click, click_at, move_mouse, type, key, hotkey, delay, screenshot)`,
-		`s.yaml:5:10: step 3 (key): unknown key name "escap" in key`,
-		`s.yaml:6:19: step 4 (wait): bad regex "a(b": missing closing ): ` + "`(?i)a(b`",
-		`s.yaml:7:30: step 5 (click): index must be an integer, got a string`,
-		`s.yaml:8:32: step 6 (type): delay_ms must not be negative, got -1`,
-		`s.yaml:9:30: step 7 (wait): timeout must not be negative, got -2s`,
-		`s.yaml:10:32: step 8 (hotkey): "q" is not a modifier (shift, ctrl, alt, cmd/win/super/meta)`,
-		`s.yaml:10:41: step 8 (hotkey): unknown key name "nope" in hotkey key`,
-		`s.yaml:11:15: step 9 (click_at): click_at needs y`,
+		`s.yaml:5:10: step 3 (key): unknown key name "escap" (known: alt, `,
+		`s.yaml:6:19: step 4 (wait): regex: bad regex "a(b": missing closing ): ` + "`(?i)a(b`",
+		`s.yaml:7:30: step 5 (click): index: expected a whole number, got a string ("first")`,
+		`s.yaml:8:32: step 6 (type): delay_ms: must not be negative, got -1`,
+		`s.yaml:9:30: step 7 (wait): timeout: must not be negative, got -2s`,
+		`s.yaml:10:32: step 8 (hotkey): modifiers[1]: "q" is not a modifier (shift, ctrl, alt, cmd/win/super/meta)`,
+		`s.yaml:10:41: step 8 (hotkey): key: unknown key name "nope" (known: alt, `,
+		`s.yaml:11:15: step 9 (click_at): missing y`,
 		`s.yaml:12:11: step 10 (type): character U+00E9 cannot be typed on a US keyboard layout (at character 4)`,
 		`s.yaml:13:5: step 11 (?): a step has exactly one command, found key, timeout (indent options under the command)`,
-		`s.yaml:15:22: step 12 (wait): unknown field "colour" in wait`,
-		`s.yaml:16:22: health_check.type "telnet" is not supported (only ssh)`,
+		`s.yaml:15:22: step 12 (wait): colour: unknown field "colour" (valid here: contains, fuzzy, index, regex, region, text, timeout)`,
+		`s.yaml:16:22: health_check.type: "telnet" is not supported (only ssh)`,
 	}
 	if len(le) != len(want) {
 		t.Errorf("got %d problems, want %d:\n%s", len(le), len(want), le)
@@ -262,7 +262,7 @@ func TestParseHealthCheckExpect(t *testing.T) {
 		t.Errorf("hc = %+v", hc)
 	}
 	_, err := Parse("h.yaml", []byte("health_check: {type: ssh, user: u, port: 70000}\n"), LoadOptions{})
-	if err == nil || !strings.Contains(err.Error(), "h.yaml:1:42: health_check.port must be 1-65535, got 70000") {
+	if err == nil || !strings.Contains(err.Error(), "h.yaml:1:42: health_check.port: must be 1-65535, got 70000") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -287,8 +287,8 @@ health_check: {type: ssh, user: root, password_file: missing.pw}
 		t.Fatalf("err = %v, want yamlsrc.Problems", err)
 	}
 	want := []string{
-		filepath.Join(dir, "s.yaml") + ":3:27: step 2 (type): password file " + empty + " is empty",
-		filepath.Join(dir, "s.yaml") + ":4:54: password file " + filepath.Join(dir, "missing.pw") + ": no such file or directory",
+		filepath.Join(dir, "s.yaml") + ":3:27: step 2 (type): password_file: password file " + empty + " is empty",
+		filepath.Join(dir, "s.yaml") + ":4:54: health_check.password_file: password file " + filepath.Join(dir, "missing.pw") + ": no such file or directory",
 	}
 	var got []string
 	for _, p := range le {
@@ -296,5 +296,57 @@ health_check: {type: ssh, user: root, password_file: missing.pw}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// A required value left null, a wrong type under a step and a health
+// check that is not a mapping are problems with the field's path, never
+// a step dropped in silence.
+func TestParseNullsAndTypes(t *testing.T) {
+	src := `boot_commands:
+  - wait: {text: }
+  - click_at: {x: 1, y: }
+  - wait: {regex: 'x', region: {x: 0, y: 0, width: -3, height: 4}}
+  - type: {delay_ms: 5}
+  - hotkey: {modifiers: ctrl, key: x}
+  - wait_still: {seconds: 0.5, timeout: 0.2}
+  - delay: soon
+  - key: 5
+  - type: 12345
+boot_wait: 10d
+health_check: [ssh]
+`
+	_, err := Parse("n.yaml", []byte(src), LoadOptions{})
+	want := []string{
+		`n.yaml:2:12: step 1 (wait): text: needs a value`,
+		`n.yaml:3:22: step 2 (click_at): y: needs a value`,
+		`n.yaml:4:52: step 3 (wait): region.width: must not be negative, got -3`,
+		`n.yaml:5:11: step 4 (type): missing text`,
+		`n.yaml:6:25: step 5 (hotkey): modifiers: expected a list, got a string ("ctrl")`,
+		`n.yaml:7:41: step 6 (wait_still): timeout: 200ms is shorter than the still time 500ms`,
+		`n.yaml:8:12: step 7 (delay): expected a number of seconds or a duration like "90s", got a string ("soon")`,
+		`n.yaml:11:12: boot_wait: expected a number of seconds or a duration like "90s", got a string ("10d")`,
+		`n.yaml:12:15: health_check: expected a mapping of options, got a list`,
+	}
+	var got []string
+	var ps yamlsrc.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			got = append(got, p.String())
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	// Numbers are taken as written where a script wants text.
+	s := mustParse(t, "boot_commands:\n  - key: 5\n  - type: 12345\n  - wait: 2024\n")
+	if k := s.Steps[0].(*Key); k.Name != "5" {
+		t.Errorf("key = %+v", k)
+	}
+	if ty := s.Steps[1].(*Type); ty.Text != "12345" {
+		t.Errorf("type = %+v", ty)
+	}
+	if w := s.Steps[2].(*Wait); w.Target.Text != "2024" {
+		t.Errorf("wait = %+v", w)
 	}
 }

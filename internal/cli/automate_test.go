@@ -45,7 +45,7 @@ func TestAutomateInvalidScript(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("exit %d, want 2", code)
 	}
-	for _, want := range []string{"2 problem(s), nothing was sent", script + ":2:10: step 1 (key): unknown key name \"escap\"", script + ":3:19: step 2 (wait): bad regex"} {
+	for _, want := range []string{"2 problem(s), nothing was sent", script + ":2:10: step 1 (key): unknown key name \"escap\"", script + ":3:19: step 2 (wait): regex: bad regex"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
 		}
@@ -94,8 +94,8 @@ func TestAutomateChecksWholeScriptBeforeConnecting(t *testing.T) {
 		"nothing was sent",
 		script + ":5:5: step 4 (press): unknown command \"press\"",
 		script + ":7:13: step 6 (hotkey): unknown key name \"escap\"",
-		script + ":6:10: step 5 (key): key must be a string",
-		script + ":8:19: step 7 (wait): bad regex",
+		script + ":6:10: step 5 (key): expected a string, got a mapping",
+		script + ":8:19: step 7 (wait): regex: bad regex",
 	} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())

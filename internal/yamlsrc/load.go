@@ -4,12 +4,14 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -96,7 +98,7 @@ func Load(name string, data []byte, v any, opts ...Option) (*Doc, error) {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic(fmt.Sprintf("yamlsrc: Load needs a non-nil pointer, got %T", v))
 	}
-	l := &loader{doc: doc, opts: o, anchors: map[string]ast.Node{}, budget: maxLoadNodes}
+	l := &loader{doc: doc, opts: o, anchors: map[string]ast.Node{}, budget: maxLoadNodes, labels: map[string]string{}}
 	ast.Walk(anchorCollector(l.anchors), body)
 	l.decode(body, rv.Elem(), "")
 	l.problems.SortByPos()
@@ -149,13 +151,36 @@ type loader struct {
 	anchors  map[string]ast.Node
 	problems Problems
 	budget   int
+	// labels are the labels given with Node.Label, by field path.
+	labels map[string]string
 }
 
 func (l *loader) errorAt(path string, pos Pos, format string, args ...any) {
 	l.problems = append(l.problems, Problem{
-		Path: path, Message: fmt.Sprintf(format, args...), Severity: SeverityError,
+		Path: l.problemPath(path), Message: fmt.Sprintf(format, args...), Severity: SeverityError,
 		File: l.doc.Name, Pos: pos,
 	})
+}
+
+// problemPath is the Problem.Path for a field path: the field path, or
+// under a node given a label (Node.Label), the label followed by the
+// path below that node ("step 5 (click): region.width").
+func (l *loader) problemPath(path string) string {
+	for p := path; ; p = ParentPath(p) {
+		if label, ok := l.labels[p]; ok {
+			rel := strings.TrimPrefix(strings.TrimPrefix(path, p), ".")
+			switch {
+			case rel == "":
+				return label
+			case label == "":
+				return rel
+			}
+			return label + ": " + rel
+		}
+		if p == "" {
+			return path
+		}
+	}
 }
 
 type anchorCollector map[string]ast.Node
@@ -241,7 +266,13 @@ func valuePos(n ast.Node) Pos {
 var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	nodeDecoderType     = reflect.TypeFor[NodeDecoder]()
+	nodeType            = reflect.TypeFor[Node]()
+	durationType        = reflect.TypeFor[time.Duration]()
 )
+
+// MaxDuration bounds a time.Duration field: no wait or timeout in a
+// document is meant to be longer, and a typo of a few zeros is caught.
+const MaxDuration = 7 * 24 * time.Hour
 
 // decode checks node n against the Go type of v and stores its value in
 // v, recording every mismatch as a problem and the position of every field.
@@ -276,8 +307,18 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 		l.decode(n, v.Elem(), path)
 		return
 	}
+	if t == nodeType {
+		v.Set(reflect.ValueOf(Node{l: l, n: n, path: path}))
+		return
+	}
 	if reflect.PointerTo(t).Implements(nodeDecoderType) {
 		v.Addr().Interface().(NodeDecoder).DecodeNode(Node{l: l, n: n, path: path})
+		return
+	}
+	if t == durationType {
+		if d, ok := l.duration(n, path); ok {
+			v.SetInt(int64(d))
+		}
 		return
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
@@ -297,7 +338,7 @@ func (l *loader) decode(n ast.Node, v reflect.Value, path string) {
 			if !ok {
 				return path == "" && l.opts.extPrefix != "" && strings.HasPrefix(key, l.opts.extPrefix)
 			}
-			l.decode(val, v.Field(idx), JoinPath(path, key))
+			l.decode(val, v.FieldByIndex(idx), JoinPath(path, key))
 			return true
 		})
 	case reflect.Map:
@@ -410,22 +451,58 @@ func (l *loader) integer(n ast.Node, path string) (int64, bool) {
 	return i64, true
 }
 
-// mapping says how decodeMapping reports: in names the mapping in
-// unknown-field messages ("" for none), valid lists the known keys for
-// "did you mean" (nil for free-form maps), and label, when set, is the
-// Problem.Path of every problem (instead of the entry's field path).
-type mapping struct {
-	in       string
-	valid    []string
-	label    string
-	labelled bool
+// duration reads a number of seconds (5, 0.5) or a Go duration ("90s",
+// "2m"), not negative and at most MaxDuration.
+func (l *loader) duration(n ast.Node, path string) (time.Duration, bool) {
+	const want = `expected a number of seconds or a duration like "90s", got %s`
+	var d time.Duration
+	switch x := n.(type) {
+	case *ast.IntegerNode:
+		i, ok := l.integer(n, path)
+		if !ok {
+			return 0, false
+		}
+		if i > int64(MaxDuration/time.Second) || i < -int64(MaxDuration/time.Second) {
+			d = MaxDuration + time.Second // reported below
+		} else {
+			d = time.Duration(i) * time.Second
+		}
+	case *ast.InfinityNode, *ast.NanNode:
+		d = MaxDuration + time.Second
+	case *ast.FloatNode:
+		if math.IsNaN(x.Value) || math.Abs(x.Value) > MaxDuration.Seconds() {
+			d = MaxDuration + time.Second
+		} else {
+			d = time.Duration(x.Value * float64(time.Second))
+		}
+	case *ast.StringNode:
+		pd, err := time.ParseDuration(x.Value)
+		if err != nil {
+			l.errorAt(path, nodePos(n), want, describe(n))
+			return 0, false
+		}
+		d = pd
+	default:
+		l.errorAt(path, nodePos(n), want, describe(n))
+		return 0, false
+	}
+	switch {
+	case d < 0:
+		l.errorAt(path, nodePos(n), "must not be negative, got %s", d)
+		return 0, false
+	case d > MaxDuration:
+		l.errorAt(path, nodePos(n), "must be at most a week (%s), got %s", MaxDuration, n.GetToken().Value)
+		return 0, false
+	}
+	return d, true
 }
 
-func (m mapping) at(fieldPath string) string {
-	if m.labelled {
-		return m.label
-	}
-	return fieldPath
+// mapping says how decodeMapping reports: in names the mapping in
+// unknown-field messages ("" for none), and valid lists the known keys
+// for "did you mean" (nil for free-form maps).
+type mapping struct {
+	in    string
+	valid []string
 }
 
 // decodeMapping walks a mapping: explicit keys first, then keys merged in
@@ -434,7 +511,7 @@ func (m mapping) at(fieldPath string) string {
 func (l *loader) decodeMapping(n ast.Node, path string, m mapping, set func(key string, val ast.Node) bool) {
 	pairs, ok := mappingPairs(n)
 	if !ok {
-		l.errorAt(m.at(path), nodePos(n), "expected a mapping of options, got %s", describe(n))
+		l.errorAt(path, nodePos(n), "expected a mapping of options, got %s", describe(n))
 		return
 	}
 	seen := map[string]Pos{}
@@ -450,14 +527,14 @@ func (l *loader) decodeMapping(n ast.Node, path string, m mapping, set func(key 
 		l.decodePair(mv, path, seen, true, m, set)
 	}
 	for _, mg := range merges {
-		for _, src := range l.mergeSources(mg, m.at(path)) {
+		for _, src := range l.mergeSources(mg, path) {
 			srcPairs, _ := mappingPairs(src)
 			for _, mv := range srcPairs {
 				if mv == nil || mv.Key == nil {
 					continue
 				}
 				if _, isMerge := mv.Key.(*ast.MergeKeyNode); isMerge {
-					l.errorAt(m.at(path), nodePos(mv.Key), "nested << merges are not supported")
+					l.errorAt(path, nodePos(mv.Key), "nested << merges are not supported")
 					continue
 				}
 				l.decodePair(mv, path, seen, false, m, set)
@@ -470,12 +547,12 @@ func (l *loader) decodePair(mv *ast.MappingValueNode, path string, seen map[stri
 	keyNode, err := l.resolve(mv.Key)
 	keyPos := nodePos(mv.Key)
 	if err != nil {
-		l.errorAt(m.at(path), keyPos, "%v", err)
+		l.errorAt(path, keyPos, "%v", err)
 		return
 	}
 	key, ok := scalarKey(keyNode)
 	if !ok {
-		l.errorAt(m.at(path), keyPos, "keys must be names, got %s", describe(keyNode))
+		l.errorAt(path, keyPos, "keys must be names, got %s", describe(keyNode))
 		return
 	}
 	fp := JoinPath(path, key)
@@ -485,14 +562,14 @@ func (l *loader) decodePair(mv *ast.MappingValueNode, path string, seen map[stri
 			if noun, ok := l.opts.keyNouns[path]; ok {
 				what = noun
 			}
-			l.errorAt(m.at(fp), keyPos, "duplicate %s %q (first at line %d:%d)", what, key, first.Line, first.Column)
+			l.errorAt(fp, keyPos, "duplicate %s %q (first at line %d:%d)", what, key, first.Line, first.Column)
 		}
 		return
 	}
 	seen[key] = keyPos
 	l.doc.positions[fp] = srcPos{key: keyPos, value: valuePos(mv.Value), blockLines: literalLines(mv.Value)}
 	if !set(key, mv.Value) {
-		l.errorAt(m.at(fp), keyPos, "%s", unknownField(key, m.in, m.valid))
+		l.errorAt(fp, keyPos, "%s", unknownField(key, m.in, m.valid))
 	}
 }
 
@@ -589,27 +666,34 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-var fieldCache sync.Map // reflect.Type -> map[string]int
+var fieldCache sync.Map // reflect.Type -> map[string][]int
 
-// jsonFields maps the JSON names of a struct's fields to their index.
-func jsonFields(t reflect.Type) map[string]int {
+// jsonFields maps the JSON names of a struct's fields to their index. As
+// in encoding/json, the fields of an embedded struct without a json name
+// are the outer struct's (options shared by several mappings).
+func jsonFields(t reflect.Type) map[string][]int {
 	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]int)
+		return m.(map[string][]int)
 	}
-	m := map[string]int{}
+	m := map[string][]int{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			for inner, idx := range jsonFields(f.Type) {
+				if _, ok := m[inner]; !ok {
+					m[inner] = append([]int{i}, idx...)
+				}
+			}
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
+		if !f.IsExported() || name == "-" {
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		m[name] = i
+		m[name] = []int{i}
 	}
 	fieldCache.Store(t, m)
 	return m

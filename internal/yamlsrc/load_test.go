@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -247,7 +248,7 @@ func (s *steps) DecodeNode(n Node) {
 			it.Errorf("a step is one command, got %s", it.Describe())
 			continue
 		}
-		arg := es[0].Value
+		arg := es[0].Value.Label(fmt.Sprintf("step %d (%s)", i+1, es[0].Key))
 		switch es[0].Key {
 		case "wait":
 			f, ok := arg.Fields("wait", "text", "timeout")
@@ -257,7 +258,7 @@ func (s *steps) DecodeNode(n Node) {
 			}
 			if to, ok := f["timeout"]; ok {
 				if v, ok := to.Int(); !ok || v < 0 {
-					to.Errorf("timeout must be a positive integer, got %s", to.Describe())
+					to.Errorf("must be a positive integer, got %s", to.Describe())
 				}
 			}
 		default:
@@ -279,15 +280,102 @@ func TestNodeAPI(t *testing.T) {
 	var s steps
 	_, err := Load("t.yaml", []byte(src), &s)
 	want := []string{
-		`t.yaml:1:28: step 1: timeout must be a positive integer, got the number -1`,
-		`t.yaml:2:10: step 2: unknown field "txet" in wait; did you mean "text"?`,
-		`t.yaml:3:3: step 3: unknown command "wiat"`,
+		`t.yaml:1:28: step 1 (wait): timeout: must be a positive integer, got the number -1`,
+		`t.yaml:2:10: step 2 (wait): txet: unknown field "txet" in wait; did you mean "text"?`,
+		`t.yaml:3:3: step 3 (wiat): unknown command "wiat"`,
 		`t.yaml:4:3: step 4: a step is one command, got a mapping`,
-		`t.yaml:6:23: step 5: duplicate key "text" (first at line 6:14)`,
+		`t.yaml:6:23: step 5 (wait): text: duplicate key "text" (first at line 6:14)`,
 		// The alias reads the anchored step again: its problems are found
 		// again, at the anchor, under the alias's step.
-		`t.yaml:6:23: step 6: duplicate key "text" (first at line 6:14)`,
+		`t.yaml:6:23: step 6 (wait): text: duplicate key "text" (first at line 6:14)`,
 	}
+	checkProblems(t, err, want)
+	if diff := cmp.Diff([]string{"wait", "wait", "wiat", "wait", "wait"}, s.names); diff != "" {
+		t.Errorf("steps read (-want +got):\n%s", diff)
+	}
+}
+
+// shared options of two mappings, embedded as in encoding/json.
+type common struct {
+	Timeout time.Duration `json:"timeout"`
+	Name    string        `json:"name"`
+}
+
+type withCommon struct {
+	common
+	Offset int  `json:"offset"`
+	Rest   Node `json:"rest"`
+}
+
+// checked reads withCommon and then checks a field by hand, as schemas
+// do after Decode.
+type checked struct {
+	v      withCommon
+	ok     bool
+	hasNil bool
+}
+
+func (c *checked) DecodeNode(n Node) {
+	c.ok = n.Decode(&c.v)
+	c.hasNil = n.Has("name") && c.v.Name == ""
+	if c.v.Offset > 10 {
+		n.FieldErrorf("offset", "must be at most 10, got %d", c.v.Offset)
+	}
+	if c.v.Rest.Kind() == KindList {
+		for _, it := range c.v.Rest.Items() {
+			var s string
+			it.Decode(&s)
+		}
+	}
+}
+
+func TestDecodeDurationsEmbeddedAndNodes(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"timeout: 90", "1m30s"},
+		{"timeout: 0.5", "500ms"},
+		{"timeout: 2m", "2m0s"},
+	} {
+		var c checked
+		if _, err := Load("d.yaml", []byte(tc.src), &c); err != nil || !c.ok || c.v.Timeout.String() != tc.want {
+			t.Errorf("%s: got %s ok=%v err=%v, want %s", tc.src, c.v.Timeout, c.ok, err, tc.want)
+		}
+	}
+	src := `timeout: -5
+offset: 11
+name:
+rest: [a, 1]
+`
+	var c checked
+	_, err := Load("d.yaml", []byte(src), &c)
+	if c.ok || !c.hasNil {
+		t.Errorf("ok = %v (want false), has name = %v (want true)", c.ok, c.hasNil)
+	}
+	want := []string{
+		`d.yaml:1:10: timeout: must not be negative, got -5s`,
+		`d.yaml:2:9: offset: must be at most 10, got 11`,
+		`d.yaml:4:11: rest[1]: expected a string, got the number 1; quote it ("1") if you mean the text`,
+	}
+	checkProblems(t, err, want)
+	for _, tc := range []struct{ src, want string }{
+		{"timeout: soon", `d.yaml:1:10: timeout: expected a number of seconds or a duration like "90s", got a string ("soon")`},
+		{"timeout: [1]", `d.yaml:1:10: timeout: expected a number of seconds or a duration like "90s", got a list`},
+		{"timeout: 999999999.5", `d.yaml:1:10: timeout: must be at most a week (168h0m0s), got 999999999.5`},
+		{"timeout: 700000", `d.yaml:1:10: timeout: must be at most a week (168h0m0s), got 700000`},
+		{"timeout: 200h", `d.yaml:1:10: timeout: must be at most a week (168h0m0s), got 200h`},
+		{"timeout: .nan", `d.yaml:1:10: timeout: must be at most a week (168h0m0s), got .nan`},
+		{"timeot: 1", `d.yaml:1:1: timeot: unknown field "timeot"; did you mean "timeout"?`},
+	} {
+		var c checked
+		_, err := Load("d.yaml", []byte(tc.src), &c)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s:\n got %v\nwant %s", tc.src, err, tc.want)
+		}
+	}
+}
+
+// checkProblems compares the printed problems of err with want.
+func checkProblems(t *testing.T, err error, want []string) {
+	t.Helper()
 	var got []string
 	var ps Problems
 	if errors.As(err, &ps) {
@@ -297,8 +385,5 @@ func TestNodeAPI(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"wait", "wait", "wiat", "wait", "wait"}, s.names); diff != "" {
-		t.Errorf("steps read (-want +got):\n%s", diff)
 	}
 }

@@ -31,34 +31,28 @@ const (
 )
 
 // Node is one value of the document being loaded, as a NodeDecoder sees it.
+//
+// A struct field of type Node keeps the value as it is, for the schema to
+// read in the same load (a list of steps under fixed options).
 type Node struct {
 	l    *loader
 	n    ast.Node
 	path string
-	// label, when labelled, is the Problem.Path of problems at this node
-	// and the nodes under it (see Label).
-	label    string
-	labelled bool
 }
 
-// Label returns the node with problems at it, and at the nodes reached
-// from it, reported with path label instead of their field paths: for
-// schemas whose readers think in other units than fields ("step 3
-// (click)"), or "" for no path at all. Field paths stay what Doc.Pos knows.
+// Label makes problems at the node be reported with path label instead of
+// its field path, and problems below it with the label and the path from
+// the node on ("step 3 (click): region.width"): for schemas whose readers
+// think in other units than fields. With label "" the paths below start
+// at the node. Field paths stay what Doc.Pos knows. The label holds for
+// every problem at the node's path in this load, Decode's included.
 func (n Node) Label(label string) Node {
-	n.label, n.labelled = label, true
+	n.l.labels[n.path] = label
 	return n
 }
 
 func (n Node) child(r ast.Node, path string) Node {
-	return Node{l: n.l, n: r, path: path, label: n.label, labelled: n.labelled}
-}
-
-func (n Node) problemPath() string {
-	if n.labelled {
-		return n.label
-	}
-	return n.path
+	return Node{l: n.l, n: r, path: path}
 }
 
 // count charges one node against the load's work bound; false when the
@@ -70,7 +64,7 @@ func (n Node) count() bool {
 	}
 	l.budget--
 	if l.budget == 0 {
-		l.errorAt(n.problemPath(), n.Pos(), "%s too large (more than %d values, counting aliases)", l.opts.what, maxLoadNodes)
+		l.errorAt(n.path, n.Pos(), "%s too large (more than %d values, counting aliases)", l.opts.what, maxLoadNodes)
 		return false
 	}
 	return true
@@ -136,7 +130,7 @@ func (n Node) Fields(in string, known ...string) (fields map[string]Node, ok boo
 }
 
 func (n Node) mapping(in string, known []string) mapping {
-	return mapping{in: in, valid: known, label: n.label, labelled: n.labelled}
+	return mapping{in: in, valid: known}
 }
 
 func contains(list []string, s string) bool {
@@ -239,14 +233,37 @@ func (n Node) Bool() (value, ok bool) {
 func (n Node) Describe() string { return describe(n.n) }
 
 // Decode decodes the node into v (a pointer) by Load's rules, with the
-// node's field path; problems join the load's. (A label set with Label
-// does not reach into Decode: its problems name field paths.)
-func (n Node) Decode(v any) {
+// node's field path; problems join the load's. ok is false when it found
+// a problem. It is the typed reader for a schema that reads by hand:
+// `var s string; n.Decode(&s)` says "expected a string, got ..." as Load
+// does for a struct field, and a time.Duration reads seconds or "90s".
+func (n Node) Decode(v any) (ok bool) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic("yamlsrc: Node.Decode needs a non-nil pointer")
 	}
+	before := len(n.l.problems)
 	n.l.decode(n.n, rv.Elem(), n.path)
+	return len(n.l.problems) == before
+}
+
+// Has reports whether a mapping that was read (Decode, Fields, Entries)
+// has the key, null values included.
+func (n Node) Has(key string) bool {
+	_, ok := n.l.doc.positions[JoinPath(n.path, key)]
+	return ok
+}
+
+// FieldErrorf records an error at the value of a mapping's key after
+// Decode, for a schema's checks of decoded fields ("must be positive");
+// at the node when the key is not there.
+func (n Node) FieldErrorf(key, format string, args ...any) {
+	fp := JoinPath(n.path, key)
+	pos, ok := n.l.doc.Pos(fp)
+	if !ok {
+		pos = n.Pos()
+	}
+	n.l.errorAt(fp, pos, format, args...)
 }
 
 // Items are a list's items, with paths path[i]; nil for other kinds.
@@ -274,14 +291,29 @@ func (n Node) Items() []Node {
 
 // Errorf records an error at the node.
 func (n Node) Errorf(format string, args ...any) {
-	n.l.errorAt(n.problemPath(), n.Pos(), format, args...)
+	n.l.errorAt(n.path, n.Pos(), format, args...)
 }
 
 // ErrorfAt records an error at pos (e.g. an Entry's KeyPos), with the
 // node's path.
 func (n Node) ErrorfAt(pos Pos, format string, args ...any) {
-	n.l.errorAt(n.problemPath(), pos, format, args...)
+	n.l.errorAt(n.path, pos, format, args...)
 }
 
 // String is the node as "path (line:col)", for debugging.
 func (n Node) String() string { return fmt.Sprintf("%s (%s)", n.path, n.Pos()) }
+
+// Text is a string that also takes a number as written: a phrase to find
+// or type, a password of digits ("type: 12345" means the digits). Other
+// values are "expected a string", as for a string field.
+type Text string
+
+// DecodeNode reads a string or a number's text.
+func (t *Text) DecodeNode(n Node) {
+	switch n.Kind() {
+	case KindString, KindInt, KindFloat:
+		*t = Text(n.Text())
+	default:
+		n.Errorf("expected a string, got %s", n.Describe())
+	}
+}

@@ -58,7 +58,8 @@ type Problem struct {
 	Pos  Pos
 	// Path says where in the document: a field path such as
 	// vms.win11.memballoon.statsInterval or vms.win11.cpuPinning[2], or a
-	// schema's own label such as "step 3 (click)"; empty for the whole file.
+	// schema's own label with the path below it, such as
+	// "step 3 (click): region.width" (Node.Label); empty for the whole file.
 	Path     string
 	Message  string
 	Severity Severity
