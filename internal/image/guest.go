@@ -348,19 +348,21 @@ func (g *guest) runOnce(ctx context.Context, cmd string) (string, error, bool) {
 	defer sess.Close()
 	stop := context.AfterFunc(ctx, func() { sess.Close(); g.closeSSH() })
 	defer stop()
-	var out bytes.Buffer
-	sess.Stdout = &out
-	sess.Stderr = &out
-	err = sess.Run(cmd)
+	// CombinedOutput serialises the stdout and stderr copies into one
+	// buffer. (Pointing Stdout and Stderr at the same bytes.Buffer does
+	// not: the session copies them in two goroutines, and a command that
+	// wrote to both came back empty or as NUL bytes.)
+	b, err := sess.CombinedOutput(cmd)
+	out := string(b)
 	var exit *ssh.ExitError
 	switch {
 	case err == nil:
-		return out.String(), nil, false
+		return out, nil, false
 	case errors.As(err, &exit):
-		return out.String(), &exitError{Command: cmd, Status: exit.ExitStatus(), Output: out.String()}, false
+		return out, &exitError{Command: cmd, Status: exit.ExitStatus(), Output: out}, false
 	default:
 		var missing *ssh.ExitMissingError
-		return out.String(), fmt.Errorf("command %q: %w", cmd, err), errors.As(err, &missing) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF")
+		return out, fmt.Errorf("command %q: %w", cmd, err), errors.As(err, &missing) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF")
 	}
 }
 
