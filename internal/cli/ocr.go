@@ -91,7 +91,7 @@ func runOCR(cmd *cobra.Command, g *globalOptions, o *ocrOptions, path string) er
 	}
 	defer f.Close()
 	// Tesseract loads its model while the image is decoded and prepared.
-	pool := ocr.NewProcessPool(ocr.TesseractOptions{Path: o.tesseract, Warm: runtime.NumCPU(), OneShot: true})
+	pool := ocr.NewProcessPool(ocr.TesseractOptions{Path: o.tesseract, Warm: runtime.NumCPU()})
 	defer pool.Close()
 	go pool.Warm()
 	img, _, err := image.Decode(f)

@@ -1,16 +1,24 @@
 package ocr
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/draw"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 )
 
 // Runner runs one tesseract recognition: image bytes (PGM) in, TSV out.
@@ -24,25 +32,26 @@ type TesseractOptions struct {
 	Path   string   // default "tesseract" from PATH
 	PSM    int      // page segmentation mode; 0 means DefaultPSM
 	Config []string // extra -c name=value settings
-	// Warm is how many started processes wait for an image (default 2).
-	// Negative means none: start a process per call.
+	// Warm is how many processes the pool starts ahead of need (default
+	// 2); the pool starts more when more images are read at once.
+	// Negative means none are started ahead.
 	Warm int
-	// OneShot starts the warm processes once (on Warm) and does not
-	// replace them: for commands that read one image and exit.
-	OneShot bool
-
-	waitExit bool // tests: compare with waiting for the process to exit
 }
 
 // DefaultPSM is the page segmentation mode used on composed canvases:
 // measured on the corpus, see docs/ocr.md.
 const DefaultPSM = 6
 
-// Tesseract's start-up (loading the language model) costs about 150 ms
-// of CPU, several times the recognition of a few lines. The command
-// loads its model before it reads the image from stdin, so the pool keeps
-// processes started and blocked on stdin; a request then pays only for
-// recognition, and a replacement is started after the request is done.
+// Tesseract's start-up (loading the language model) costs 100–200 ms of
+// CPU, and the first image a process reads costs 25–60 ms more than the
+// next ones (its first LSTM run), several times the recognition of a few
+// lines. So the pool keeps its processes for the life of the pool: each
+// runs `tesseract - stdout -c stream_filelist=1 ... tsv`, which reads
+// image file names from stdin one line at a time and writes each page's
+// TSV as soon as the page is read. The pool writes an image to a file of
+// its own (in /dev/shm when there is one), sends its name and the name of
+// a blank 8×8 image, and the blank page's first TSV row (level 1, its
+// page number) marks the end of the image's rows.
 
 // mallocTunables keep glibc from returning memory to the kernel between
 // lines and let it use transparent huge pages: tesseract allocates and
@@ -56,36 +65,44 @@ const mallocTunables = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim
 // poorly recognised lines in inverted colours only costs time.
 var DefaultConfig = []string{"tessedit_do_invert=0"}
 
-var hocrEnd = []byte(" </body>\n</html>\n")
+// maxPages: a process is replaced after reading this many images, so
+// that whatever tesseract keeps from page to page cannot grow without
+// bound.
+const maxPages = 2000
 
-// ProcessPool runs tesseract processes, keeping some warm.
+// ProcessPool runs tesseract processes that stay up and read one image
+// after another.
 type ProcessPool struct {
-	args     []string
-	path     string
-	warm     int
-	oneShot  bool
-	waitExit bool
+	args []string
+	path string
+	warm int
+
+	initOnce sync.Once
+	dir      string // image files
+	blank    string // the end-of-image marker page
+	initErr  error
 
 	mu       sync.Mutex
 	idle     []*tessProc
-	starting int // replacements being started
+	starting int // processes being started by Warm
 	active   int // requests running
 	closed   bool
 	spawned  int // processes started, for tests and benchmarks
+	nextID   int
 	pending  sync.WaitGroup
 }
 
 type tessProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout bytes.Buffer // complete once output is closed
-	output chan struct{}
-	out    io.ReadCloser
-	stderr bytes.Buffer
-	done   chan error
+	out    *bufio.Reader
+	stderr *tailBuffer
+	img    string // this process's image file
+	pages  int    // pages sent so far (images and markers)
+	done   chan struct{}
 }
 
-// NewProcessPool prepares a pool; processes start on first use.
+// NewProcessPool prepares a pool; processes start on first use or Warm.
 func NewProcessPool(o TesseractOptions) *ProcessPool {
 	path := o.Path
 	if path == "" {
@@ -95,7 +112,7 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	if psm == 0 {
 		psm = DefaultPSM
 	}
-	args := []string{"stdin", "stdout", "--psm", strconv.Itoa(psm)}
+	args := []string{"-", "stdout", "--psm", strconv.Itoa(psm), "-c", "stream_filelist=1"}
 	cfg := o.Config
 	if cfg == nil {
 		cfg = DefaultConfig
@@ -103,13 +120,7 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	for _, c := range cfg {
 		args = append(args, "-c", c)
 	}
-	// hocr as well as tsv: its closing tags are the last thing tesseract
-	// writes, so the output is known to be complete several ms before the
-	// process has torn down its model and exited.
-	args = append(args, "tsv", "hocr")
-	if o.waitExit {
-		args = args[:len(args)-1]
-	}
+	args = append(args, "tsv")
 	warm := o.Warm
 	if warm == 0 {
 		warm = 2
@@ -117,7 +128,7 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	if warm < 0 {
 		warm = 0
 	}
-	return &ProcessPool{args: args, path: path, warm: warm, oneShot: o.OneShot, waitExit: o.waitExit}
+	return &ProcessPool{args: args, path: path, warm: warm}
 }
 
 // Spawned reports how many tesseract processes were started so far.
@@ -127,7 +138,42 @@ func (p *ProcessPool) Spawned() int {
 	return p.spawned
 }
 
+// init makes the directory for image files and the marker page.
+func (p *ProcessPool) init() error {
+	p.initOnce.Do(func() {
+		base := ""
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+			base = "/dev/shm"
+		}
+		dir, err := os.MkdirTemp(base, "deskvm-ocr-")
+		if err != nil && base != "" {
+			dir, err = os.MkdirTemp("", "deskvm-ocr-")
+		}
+		if err != nil {
+			p.initErr = fmt.Errorf("tesseract image directory: %w", err)
+			return
+		}
+		p.dir = dir
+		p.blank = filepath.Join(dir, "blank.pgm")
+		blank := image.NewGray(image.Rect(0, 0, 8, 8))
+		for i := range blank.Pix {
+			blank.Pix[i] = 255
+		}
+		if err := os.WriteFile(p.blank, encodePGM(blank), 0o600); err != nil {
+			p.initErr = fmt.Errorf("tesseract marker page: %w", err)
+		}
+	})
+	return p.initErr
+}
+
 func (p *ProcessPool) start() (*tessProc, error) {
+	if err := p.init(); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	p.mu.Unlock()
 	cmd := exec.Command(p.path, p.args...)
 	// OpenMP threads make tesseract several times slower on small
 	// machines; parallelism comes from running several processes.
@@ -135,8 +181,8 @@ func (p *ProcessPool) start() (*tessProc, error) {
 	// Do not wait for output pipes held open by anything the process
 	// left behind once it has been killed.
 	cmd.WaitDelay = time.Second
-	tp := &tessProc{cmd: cmd, done: make(chan error, 1), output: make(chan struct{})}
-	cmd.Stderr = &tp.stderr
+	tp := &tessProc{cmd: cmd, stderr: &tailBuffer{}, img: filepath.Join(p.dir, "page"+strconv.Itoa(id)+".pgm"), done: make(chan struct{})}
+	cmd.Stderr = tp.stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start tesseract: %w", err)
@@ -145,7 +191,7 @@ func (p *ProcessPool) start() (*tessProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start tesseract: %w", err)
 	}
-	tp.stdin, tp.out = in, out
+	tp.stdin, tp.out = in, bufio.NewReaderSize(out, 64*1024)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start tesseract: %w", err)
 	}
@@ -153,49 +199,62 @@ func (p *ProcessPool) start() (*tessProc, error) {
 	p.spawned++
 	p.mu.Unlock()
 	go func() {
-		// Read until the hOCR footer or end of output, then let Run go on.
-		buf := make([]byte, 32*1024)
-		for {
-			n, err := out.Read(buf)
-			tp.stdout.Write(buf[:n])
-			if err != nil || bytes.HasSuffix(tp.stdout.Bytes(), hocrEnd) {
-				break
-			}
-		}
-		close(tp.output)
-		_, _ = io.Copy(io.Discard, out)
-		tp.done <- cmd.Wait()
+		_ = cmd.Wait()
+		close(tp.done)
 	}()
 	return tp, nil
 }
 
-// Warm starts processes until the configured number wait idle.
+// Warm starts processes until the configured number wait idle, and has
+// each read a line of text first, so that the first image it is given
+// does not pay for its first recognition.
 func (p *ProcessPool) Warm() {
 	p.mu.Lock()
-	need := p.warm - len(p.idle) - p.starting
+	need := p.warm - len(p.idle) - p.starting - p.active
 	if need < 0 || p.closed {
 		need = 0
 	}
 	p.starting += need
 	p.mu.Unlock()
+	var wg sync.WaitGroup
 	for i := 0; i < need; i++ {
-		tp, err := p.start()
-		p.mu.Lock()
-		p.starting--
-		if err != nil || p.closed {
-			p.mu.Unlock()
-			if tp != nil {
-				tp.kill()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tp, err := p.start()
+			if err == nil {
+				_, err = tp.run(context.Background(), warmUpPage(), p.blank)
 			}
-			continue
-		}
-		p.idle = append(p.idle, tp)
-		p.mu.Unlock()
+			p.mu.Lock()
+			p.starting--
+			if err != nil || p.closed {
+				p.mu.Unlock()
+				if tp != nil {
+					tp.kill()
+				}
+				return
+			}
+			p.idle = append(p.idle, tp)
+			p.mu.Unlock()
+		}()
 	}
+	wg.Wait()
 }
 
-// WaitWarm blocks until replacement processes started in the background
-// are in place (benchmarks use it to measure warm latency).
+// warmUpPage is a line of text for a new process's first recognition.
+var warmUpPage = sync.OnceValue(func() []byte {
+	line := image.NewGray(image.Rect(0, 0, 220, 20))
+	draw.Draw(line, line.Rect, image.White, image.Point{}, draw.Src)
+	d := font.Drawer{Dst: line, Src: image.Black, Face: basicfont.Face7x13, Dot: fixed.P(6, 15)}
+	d.DrawString("Warm up 0123 HTTP /dev/vda1")
+	page := image.NewGray(image.Rect(0, 0, 460, 60))
+	draw.Draw(page, page.Rect, image.White, image.Point{}, draw.Src)
+	drawScaled(page, image.Pt(10, 10), line, line.Rect, 4)
+	return encodePGM(page)
+})
+
+// WaitWarm blocks until processes started in the background are in
+// place (benchmarks use it to measure warm latency).
 func (p *ProcessPool) WaitWarm() { p.pending.Wait() }
 
 func (p *ProcessPool) take() (*tessProc, error) {
@@ -204,6 +263,7 @@ func (p *ProcessPool) take() (*tessProc, error) {
 		p.mu.Unlock()
 		return nil, errors.New("tesseract pool closed")
 	}
+	p.active++
 	if n := len(p.idle); n > 0 {
 		tp := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -211,66 +271,94 @@ func (p *ProcessPool) take() (*tessProc, error) {
 		return tp, nil
 	}
 	p.mu.Unlock()
-	return p.start()
+	tp, err := p.start()
+	if err != nil {
+		p.mu.Lock()
+		p.active--
+		p.mu.Unlock()
+	}
+	return tp, err
 }
 
-// Run feeds img to a warm tesseract process and returns its TSV output.
+// Run has a tesseract process read img and returns its TSV output.
 func (p *ProcessPool) Run(ctx context.Context, img []byte) ([]byte, error) {
 	tp, err := p.take()
 	if err != nil {
 		return nil, err
 	}
+	out, err := tp.run(ctx, img, p.blank)
 	p.mu.Lock()
-	p.active++
+	p.active--
+	keep := err == nil && !p.closed && tp.pages < 2*maxPages
+	if keep {
+		p.idle = append(p.idle, tp)
+	}
+	refill := !keep && !p.closed && p.active == 0
+	if refill {
+		p.pending.Add(1)
+	}
 	p.mu.Unlock()
-	defer p.refill()
-	werr := make(chan error, 1)
+	if !keep {
+		tp.kill()
+	}
+	if refill {
+		// Replace it once no request runs, so its start-up does not
+		// compete with recognition for the CPU.
+		go func() {
+			defer p.pending.Done()
+			p.Warm()
+		}()
+	}
+	return out, err
+}
+
+// run writes img to the process's file, sends its name and the marker's,
+// and collects the image's TSV rows.
+func (tp *tessProc) run(ctx context.Context, img []byte, marker string) ([]byte, error) {
+	if err := os.WriteFile(tp.img, img, 0o600); err != nil {
+		return nil, fmt.Errorf("tesseract image: %w", err)
+	}
+	page := strconv.Itoa(tp.pages + 1)
+	end := []byte("1\t" + strconv.Itoa(tp.pages+2) + "\t")
+	tp.pages += 2
+	type result struct {
+		out []byte
+		err error
+	}
+	got := make(chan result, 1)
 	go func() {
-		_, err := tp.stdin.Write(img)
-		if cerr := tp.stdin.Close(); err == nil {
-			err = cerr
+		if _, err := io.WriteString(tp.stdin, tp.img+"\n"+marker+"\n"); err != nil {
+			got <- result{err: err}
+			return
 		}
-		werr <- err
+		var out []byte
+		for {
+			row, err := tp.out.ReadSlice('\n')
+			if err != nil {
+				got <- result{err: err}
+				return
+			}
+			if bytes.HasPrefix(row, end) {
+				got <- result{out: out}
+				return
+			}
+			// Rows of this page: level, then the page number.
+			if i := bytes.IndexByte(row, '\t'); i > 0 && bytes.HasPrefix(row[i+1:], []byte(page+"\t")) {
+				out = append(out, row...)
+			}
+		}
 	}()
 	select {
 	case <-ctx.Done():
 		tp.kill()
 		return nil, fmt.Errorf("tesseract: %w", ctx.Err())
-	case <-tp.output:
-		if bytes.HasSuffix(tp.stdout.Bytes(), hocrEnd) {
-			// Complete; the process exits on its own, reaped by its
-			// goroutine.
-			return tp.stdout.Bytes(), nil
+	case r := <-got:
+		if r.err != nil {
+			tp.kill()
+			return nil, fmt.Errorf("tesseract: %w: %s", r.err, bytes.TrimSpace(tp.stderr.Bytes()))
 		}
-		err := <-tp.done
-		if werr := <-werr; werr != nil && err == nil {
-			err = werr
-		}
-		if err == nil && p.waitExit {
-			return tp.stdout.Bytes(), nil
-		}
-		if err == nil {
-			err = errors.New("output ended early")
-		}
-		return nil, fmt.Errorf("tesseract: %w: %s", err, bytes.TrimSpace(tp.stderr.Bytes()))
+		return r.out, nil
 	}
-}
-
-// refill starts replacements in the background once no request runs, so
-// their start-up does not compete with recognition for the CPU.
-func (p *ProcessPool) refill() {
-	p.mu.Lock()
-	p.active--
-	idleNow := p.active == 0
-	p.mu.Unlock()
-	if p.warm == 0 || p.oneShot || !idleNow {
-		return
-	}
-	p.pending.Add(1)
-	go func() {
-		defer p.pending.Done()
-		p.Warm()
-	}()
 }
 
 func (tp *tessProc) kill() {
@@ -278,12 +366,11 @@ func (tp *tessProc) kill() {
 		_ = tp.cmd.Process.Kill()
 	}
 	_ = tp.stdin.Close()
-	_ = tp.out.Close() // also when something it started holds the pipe
 	<-tp.done
-	tp.done <- nil // later readers do not block
+	_ = os.Remove(tp.img)
 }
 
-// Close stops the idle processes.
+// Close stops the processes and removes the image files.
 func (p *ProcessPool) Close() error {
 	p.pending.Wait()
 	p.mu.Lock()
@@ -294,5 +381,31 @@ func (p *ProcessPool) Close() error {
 	for _, tp := range idle {
 		tp.kill()
 	}
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+	}
 	return nil
+}
+
+// tailBuffer keeps the last 4 KiB written to it (tesseract's stderr: a
+// line per page, and the reason when it fails).
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if over := len(t.buf) - 4096; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
 }

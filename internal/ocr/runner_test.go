@@ -3,9 +3,11 @@ package ocr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,10 +24,17 @@ func fakeTesseract(t *testing.T, body string) string {
 	return p
 }
 
+// echoBody speaks tesseract's stream_filelist protocol: a file name per
+// line in, the page's TSV out, starting with the page row.
 const echoBody = `[ "$OMP_THREAD_LIMIT" = 1 ] || { echo "OMP_THREAD_LIMIT unset" >&2; exit 3; }
-[ "$1 $2 $3 $4" = "stdin stdout --psm 6" ] || { echo "args: $*" >&2; exit 4; }
-n=$(wc -c)
-printf '5\t1\t1\t1\t1\t1\t0\t0\t10\t10\t90\tbytes%s\n </body>\n</html>\n' $n
+[ "$1 $2 $3 $4 $5 $6" = "- stdout --psm 6 -c stream_filelist=1" ] || { echo "args: $*" >&2; exit 4; }
+n=0
+while read -r f; do
+	n=$((n+1))
+	printf '1\t%d\t0\t0\t0\t0\t0\t0\t8\t8\t-1\t\n' $n
+	printf '5\t%d\t1\t1\t1\t1\t0\t0\t10\t10\t90\tbytes%d\n' $n $(wc -c <"$f")
+	echo "Page $n : $f" >&2
+done
 `
 
 func TestProcessPoolRuns(t *testing.T) {
@@ -35,24 +44,63 @@ func TestProcessPoolRuns(t *testing.T) {
 	if p.Spawned() != 2 {
 		t.Fatalf("warm started %d processes, want 2", p.Spawned())
 	}
-	for i := 0; i < 3; i++ {
-		out, err := p.Run(context.Background(), []byte("hello"))
+	for i := 0; i < 5; i++ {
+		msg := strings.Repeat("x", 5+i)
+		out, err := p.Run(context.Background(), []byte(msg))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(out), "bytes5") {
-			t.Fatalf("output %q", out)
+		// Only the image's rows, not the marker page's.
+		if want := fmt.Sprintf("bytes%d\n", len(msg)); !strings.HasSuffix(string(out), want) || strings.Count(string(out), "\n") != 2 {
+			t.Fatalf("run %d: output %q, want the page row and %q", i, out, want)
 		}
-		p.WaitWarm()
 	}
-	// Each run used a warm process and started one replacement.
-	if got := p.Spawned(); got != 2+3 {
-		t.Errorf("spawned %d, want 5", got)
+	// The processes stay up and read one image after another.
+	if got := p.Spawned(); got != 2 {
+		t.Errorf("spawned %d, want 2", got)
+	}
+	// Two at once use both; a third at the same time starts another.
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Run(context.Background(), []byte("abc")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := p.Spawned(); got < 2 || got > 3 {
+		t.Errorf("spawned %d after 3 concurrent runs, want 2 or 3", got)
+	}
+}
+
+// A process that died between two reads is replaced.
+func TestProcessPoolReplacesDead(t *testing.T) {
+	p := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, echoBody), Warm: 1})
+	defer p.Close()
+	p.Warm()
+	p.mu.Lock()
+	victim := p.idle[0]
+	p.mu.Unlock()
+	_ = victim.cmd.Process.Kill()
+	<-victim.done
+	if _, err := p.Run(context.Background(), []byte("x")); err == nil {
+		t.Fatal("read from a killed process succeeded")
+	}
+	p.WaitWarm()
+	out, err := p.Run(context.Background(), []byte("xyz"))
+	if err != nil || !strings.Contains(string(out), "bytes3") {
+		t.Fatalf("after a dead process: %q, %v", out, err)
+	}
+	if got := p.Spawned(); got != 2 {
+		t.Errorf("spawned %d, want 2", got)
 	}
 }
 
 func TestProcessPoolErrors(t *testing.T) {
-	p := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, "cat >/dev/null; echo 'Error: bad image' >&2; exit 1\n"), Warm: -1})
+	p := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, "read -r f; echo 'Error: bad image' >&2; exit 1\n"), Warm: -1})
 	_, err := p.Run(context.Background(), []byte("x"))
 	if err == nil || !strings.Contains(err.Error(), "bad image") {
 		t.Errorf("want tesseract's stderr in the error, got %v", err)
@@ -62,7 +110,7 @@ func TestProcessPoolErrors(t *testing.T) {
 		t.Error("closed pool ran")
 	}
 
-	slow := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, "cat >/dev/null; sleep 30\n"), Warm: -1})
+	slow := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, "read -r f; sleep 30\n"), Warm: -1})
 	defer slow.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
