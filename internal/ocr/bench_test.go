@@ -212,18 +212,22 @@ func BenchmarkRecognizeFull(b *testing.B) {
 				pool := NewProcessPool(TesseractOptions{})
 				defer pool.Close()
 				eng := NewTesseract(pool)
-				var ds []time.Duration
+				var ds, cpu []time.Duration
+				m := &cpuMeter{pool: pool}
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					waitReady(b, pool)
 					b.StartTimer()
+					m.start()
 					t0 := time.Now()
 					if _, err := eng.Recognize(context.Background(), img, img.Bounds()); err != nil {
 						b.Fatal(err)
 					}
 					ds = append(ds, time.Since(t0))
+					cpu = append(cpu, m.stop())
 				}
 				b.ReportMetric(median(ds), "ms-median")
+				b.ReportMetric(median(cpu), "cpu-ms")
 			})
 		}
 	})
@@ -242,20 +246,24 @@ func BenchmarkFullVsPlain(b *testing.B) {
 				pool := NewProcessPool(TesseractOptions{})
 				defer pool.Close()
 				eng := NewTesseract(pool)
-				var plain, ours []time.Duration
+				var plain, ours, cpu []time.Duration
+				m := &cpuMeter{pool: pool}
 				for i := 0; i < b.N; i++ {
 					t0 := time.Now()
 					plainTesseract(b, path)
 					plain = append(plain, time.Since(t0))
 					waitReady(b, pool)
+					m.start()
 					t0 = time.Now()
 					if _, err := eng.Recognize(context.Background(), img, img.Bounds()); err != nil {
 						b.Fatal(err)
 					}
 					ours = append(ours, time.Since(t0))
+					cpu = append(cpu, m.stop())
 				}
 				b.ReportMetric(median(plain), "plain-ms")
 				b.ReportMetric(median(ours), "ocr-ms")
+				b.ReportMetric(median(cpu), "cpu-ms")
 				b.ReportMetric(median(plain)/median(ours), "speedup")
 			})
 		}
@@ -300,24 +308,28 @@ func BenchmarkReadAfterSmallChange(b *testing.B) {
 				if _, err := rd.Read(ctx, img); err != nil {
 					b.Fatal(err)
 				}
-				var ds []time.Duration
+				var ds, cpu []time.Duration
+				m := &cpuMeter{pool: pool}
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					next := changeRegion(img, rect, i)
 					waitReady(b, pool)
 					b.StartTimer()
+					m.start()
 					t0 := time.Now()
 					res, err := rd.Read(ctx, next)
 					if err != nil {
 						b.Fatal(err)
 					}
 					ds = append(ds, time.Since(t0))
+					cpu = append(cpu, m.stop())
 					if len(Find(res, Query{Text: fmt.Sprintf("package %d", i), Fuzzy: true})) == 0 {
 						b.Errorf("changed text not read: %s", res.Text())
 					}
 				}
 				st := rd.Stats()
 				b.ReportMetric(median(ds), "ms-median")
+				b.ReportMetric(median(cpu), "cpu-ms")
 				b.ReportMetric(float64(st.Read), "lines-read")
 				b.ReportMetric(100*float64(rect.Dx()*rect.Dy())/float64(bo.Dx()*bo.Dy()), "%changed")
 			})
