@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/deskvm/deskvm/internal/image/fetch"
 )
@@ -32,6 +33,10 @@ type Options struct {
 	// Version is deskvm's version, recorded in the manifest and part of
 	// the cache key.
 	Version string
+	// PressKeysFor is how long a Windows build sends Enter after QEMU
+	// starts, for the CD's "Press any key to boot from CD or DVD"
+	// (default 30s; negative: none, for tests of a missed prompt).
+	PressKeysFor time.Duration
 }
 
 // Result is what a build did.
@@ -82,8 +87,16 @@ func Build(ctx context.Context, r *Recipe, src *Source, opts Options) (*Result, 
 			return nil, err
 		}
 		return b.run(ctx)
+	case KindWindows:
+		b, err := newWindowsBuild(ctx, r, src, opts)
+		if err != nil {
+			return nil, err
+		}
+		return b.run(ctx)
+	case KindMacOS:
+		return nil, fmt.Errorf("build %s: kind macos is planned only (deskvm image plan): the build needs its Setup Assistant script run against a real macOS screen, which has not been done", r.Name)
 	default:
-		return nil, fmt.Errorf("build %s: kind %s is not built by this deskvm yet", r.Name, r.Kind)
+		return nil, fmt.Errorf("build %s: unknown kind %q", r.Name, r.Kind)
 	}
 }
 

@@ -65,6 +65,12 @@ type BootRecord struct {
 	SSHKey      string `json:"sshKey,omitempty"`
 	Health      Health `json:"health"`
 	Generalized bool   `json:"generalized"`
+	// TPM is the swtpm state directory (NAME.tpm/) of a Windows image
+	// built with enableTpm, relative to the manifest.
+	TPM        string `json:"tpm,omitempty"`
+	SecureBoot bool   `json:"secureBoot,omitempty"`
+	// Edition is the Windows edition installed ("2 Windows 11 Pro").
+	Edition string `json:"edition,omitempty"`
 }
 
 // Tools are the versions a build depends on; they are part of the cache key.
@@ -86,6 +92,10 @@ func (o Outputs) Manifest() string { return filepath.Join(o.Dir, o.Name+".manife
 func (o Outputs) Run() string      { return filepath.Join(o.Dir, o.Name+".run") }
 func (o Outputs) SSHDir() string   { return filepath.Join(o.Dir, o.Name+".ssh") }
 func (o Outputs) EFIVars() string  { return filepath.Join(o.Dir, o.Name+".efivars.fd") }
+func (o Outputs) TPMDir() string   { return filepath.Join(o.Dir, o.Name+".tpm") }
+func (o Outputs) FailedScreen() string {
+	return filepath.Join(o.Dir, o.Name+".failed-screen.png")
+}
 
 // toolVersions asks the tools for their versions (tens of milliseconds)
 // and hashes the OVMF code image the build boots (a few MB).
