@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -237,6 +238,12 @@ func seedArgs(r *Recipe, instanceID, user string, keys []string, hostKey KeyPair
 		MAC: MACAddress, Packages: r.Packages, RunCmd: r.RunCmd,
 		HostKeys: map[string]seed.HostKey{"ed25519": hostKey.seedHostKey()},
 	}
+	if r.InstallNix {
+		// cloud-init installs packages before it runs runcmd (both in
+		// its final stage), so the group exists by then.
+		a.Packages = append(slices.Clone(a.Packages), nixPackages...)
+		a.RunCmd = append(slices.Clone(a.RunCmd), "usermod -aG nix-users "+shq(user))
+	}
 	for _, f := range r.WriteFiles {
 		a.WriteFiles = append(a.WriteFiles, seed.File{Path: f.Path, Content: f.Content, Permissions: f.Permissions, Owner: f.Owner})
 	}
@@ -366,11 +373,25 @@ func checkConfig(ctx context.Context, g *guest, r *Recipe) error {
 			problems = append(problems, fmt.Sprintf("packages[%d] %s is not installed (does the guest reach a package mirror?)", i, p))
 		}
 	}
+	if r.InstallNix {
+		// A login shell of the user (sudo -i: new group list) evaluates
+		// through the daemon: Nix is installed, the daemon runs, the
+		// user may use it.
+		out, err := g.run(ctx, "sudo -iu "+shq(r.Username)+" nix-instantiate --eval --expr 'builtins.nixVersion' 2>&1", 2*time.Minute)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("installNix: nix-instantiate as %s failed: %v", r.Username, err))
+		} else if !strings.Contains(out, `"`) {
+			problems = append(problems, fmt.Sprintf("installNix: nix-instantiate printed %q, want a version string", strings.TrimSpace(out)))
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }
+
+// nixPackages install Nix with a nix-daemon on Debian and Ubuntu guests.
+var nixPackages = []string{"nix-bin", "nix-setup-systemd"}
 
 func ownerWithGroup(o string) string {
 	if strings.Contains(o, ":") {

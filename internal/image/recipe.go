@@ -53,6 +53,7 @@ type Recipe struct {
 	Packages    []string    `json:"packages,omitempty" kinds:"linux" jsonschema:"description=(linux) Packages cloud-init installs; needs a package mirror reachable from the guest. Checked with dpkg-query or rpm after the build."`
 	RunCmd      []string    `json:"runcmd,omitempty" kinds:"linux" jsonschema:"description=(linux) Shell commands cloud-init runs once at the end of the first boot\\, as root."`
 	WriteFiles  []WriteFile `json:"writeFiles,omitempty" kinds:"linux" jsonschema:"description=(linux) Files cloud-init writes; each is checked over SSH after the build."`
+	InstallNix  bool        `json:"installNix,omitempty" kinds:"linux" jsonschema:"description=(linux) Install Nix from the distribution's packages (nix-bin and nix-setup-systemd: a multi-user nix-daemon) and add the user to the nix-users group; needs a package mirror reachable from the guest. Checked after the build by evaluating a Nix expression as the user through the daemon. Default false."`
 	Finalize    *bool       `json:"finalize,omitempty" kinds:"linux" jsonschema:"description=(linux) Generalize the image before it is saved: clean cloud-init's state and logs\\, empty /etc/machine-id\\, remove the SSH host keys. Default true."`
 	BootTimeout Duration    `json:"bootTimeout,omitempty" kinds:"linux" jsonschema:"type=string,description=How long the first boot may take until SSH answers and cloud-init is done (Go duration: 20m\\, 1h). Default 20m."`
 

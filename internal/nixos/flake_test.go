@@ -239,7 +239,7 @@ in {
 // TestImageRecipePlans feeds the recipe JSON of mkLinuxImage to deskvm
 // image plan: the Go recipe loader accepts what the Nix function writes.
 func TestImageRecipePlans(t *testing.T) {
-	out, err := evalImages(t, `(images.mkLinuxImage { name = "nix-dev"; cloudImage = { url = "https://example.org/debian-12-genericcloud-amd64.qcow2"; sha256 = "`+strings.Repeat("ab", 32)+`"; }; hostname = "dev"; username = "dev"; memory = 2048; cpus = 2; diskSize = "20G"; runcmd = [ "true" ]; writeFiles = [ { path = "/etc/motd"; content = "hi"; } ]; finalize = true; }).recipeJSON`)
+	out, err := evalImages(t, `(images.mkLinuxImage { name = "nix-dev"; cloudImage = { url = "https://example.org/debian-12-genericcloud-amd64.qcow2"; sha256 = "`+strings.Repeat("ab", 32)+`"; }; hostname = "dev"; username = "dev"; memory = 2048; cpus = 2; diskSize = "20G"; runcmd = [ "true" ]; writeFiles = [ { path = "/etc/motd"; content = "hi"; } ]; installNix = true; finalize = true; }).recipeJSON`)
 	if err != nil {
 		t.Fatal(err)
 	}
