@@ -69,7 +69,7 @@ type Recipe struct {
 	EnableTPM        *bool    `json:"enableTpm,omitempty" kinds:"windows" jsonschema:"description=(windows) A TPM 2.0 (swtpm) for the VM; its state is kept as NAME.tpm/. Default true."`
 	SecureBoot       *bool    `json:"secureBoot,omitempty" kinds:"windows" jsonschema:"description=(windows) OVMF with secure boot and Microsoft's keys enrolled. Default true."`
 	AnswerMedia      string   `json:"answerMedia,omitempty" kinds:"windows" jsonschema:"enum=iso,enum=floppy,description=(windows) Where autounattend.xml is put: a small ISO (default) or a FAT floppy."`
-	InstallTimeout   Duration `json:"installTimeout,omitempty" kinds:"windows" jsonschema:"type=string,description=(windows) How long Setup may take until SSH answers (Go duration). Default 1h."`
+	InstallTimeout   Duration `json:"installTimeout,omitzero" kinds:"windows" jsonschema:"type=string,description=(windows) How long Setup may take until SSH answers (Go duration). Default 1h."`
 	RDPPort          int      `json:"rdpPort,omitempty" kinds:"windows" jsonschema:"minimum=0,maximum=65535,description=(windows) Host port forwarded to the build VM's RDP (3389)\\, on 127.0.0.1 only. Default: none."`
 
 	// Windows and macOS.

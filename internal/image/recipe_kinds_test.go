@@ -217,3 +217,17 @@ func TestWindowsBuildRefusesAutomationConfig(t *testing.T) {
 		t.Errorf("macos build: %v", err)
 	}
 }
+
+// The windows and macos keys leave a linux recipe's canonical form (and
+// so its digest and every existing cache key) as it was.
+func TestLinuxCanonicalHasNoOtherKindKeys(t *testing.T) {
+	r, src, err := Load("/r/a.yaml", []byte("name: x\ncloudImage: {path: img.qcow2}\nhostname: h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := r.Canonical(src)
+	const want = `{"name":"x","kind":"linux","memory":2048,"cpus":2,"diskSize":"20G","username":"deskvm","firmware":"uefi","health":{"command":"state=$(systemctl is-system-running --wait); echo \"$state\"; [ \"$state\" = running ] || [ \"$state\" = degraded ]","timeout":"5m0s","retries":2},"cloudImage":{"path":"/r/img.qcow2"},"hostname":"h","finalize":true,"bootTimeout":"20m0s"}`
+	if string(b) != want {
+		t.Errorf("canonical linux recipe changed:\n%s\nwant\n%s", b, want)
+	}
+}
