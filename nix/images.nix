@@ -27,7 +27,7 @@ let
   };
   required = {
     linux = [ "name" "cloudImage" "hostname" ];
-    windows = [ "name" "windowsIso" ];
+    windows = [ "name" "windowsIso" "virtioDriversIso" ];
     macos = [ "name" "baseSystem" "openCore" "automationConfig" ];
   };
   # Inputs that may be downloads: { url; sha256; } or { path; }.
@@ -51,9 +51,15 @@ let
     else
       true;
 
+  # Inputs given as a file: a Nix path (./Win11.iso) or a string stands
+  # for { path = …; }, the form deskvm's recipe loader reads.
+  files = downloads ++ [ "openCore" ];
+  asInput = k: v:
+    if builtins.elem k files && (builtins.isPath v || builtins.isString v) then { path = v; } else v;
+
   recipeOf = kind: args:
     assert check kind args;
-    lib.filterAttrs (_: v: v != null) args // { inherit kind; };
+    lib.mapAttrs asInput (lib.filterAttrs (_: v: v != null) args) // { inherit kind; };
 
   # A download becomes a store path fetched (and hash-checked) by Nix.
   fetched = recipe:

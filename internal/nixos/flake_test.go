@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskvm/deskvm/internal/image"
 	"github.com/deskvm/deskvm/internal/testutil"
 )
 
@@ -255,5 +256,53 @@ func TestImageRecipePlans(t *testing.T) {
 	stdout, stderr, code := deskvm("image", "plan", recipe, "--out", filepath.Join(dir, "out"))
 	if code != 0 || !strings.Contains(stdout, "recipe nix-dev (linux)") {
 		t.Fatalf("deskvm image plan of the Nix recipe: exit %d\n%s%s\nrecipe: %s", code, stdout, stderr, text)
+	}
+}
+
+// TestImageFunctionsLoadInGo: what each of mkLinuxImage, mkWindowsImage
+// and mkMacImage writes, with inputs given as a Nix path or a string (the
+// docs' `windowsIso = ./Win11.iso;`), is a recipe deskvm's Go loader
+// accepts without problems.
+func TestImageFunctionsLoadInGo(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	script := filepath.Join(dir, "setup.automation.yaml")
+	if err := os.WriteFile(script, []byte("boot_commands:\n  - wait: Welcome\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		"linux, path": `images.mkLinuxImage { name = "l"; cloudImage = ` + file("debian.qcow2") + `; hostname = "h"; installNix = true; }`,
+		"windows, path and string": `images.mkWindowsImage { name = "w"; windowsIso = ` + file("Win11.iso") + `; virtioDriversIso = "` + file("virtio.iso") +
+			`"; username = "agent"; password = "x"; edition = "Windows 11 Pro"; automationConfig = "` + script + `"; }`,
+		"macos, strings": `images.mkMacImage { name = "m"; baseSystem = { release = "sonoma"; }; openCore = "` + file("OpenCore.qcow2") +
+			`"; automationConfig = "` + script + `"; username = "me"; password = "x"; }`,
+	}
+	for name, expr := range cases {
+		t.Run(name, func(t *testing.T) {
+			out, err := evalImages(t, "("+expr+").recipeJSON")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text string
+			if err := json.Unmarshal(out, &text); err != nil {
+				t.Fatal(err)
+			}
+			r, _, err := image.Load(filepath.Join(dir, "recipe.json"), []byte(text))
+			if err != nil {
+				t.Fatalf("the Go loader refuses the recipe: %v\n%s", err, text)
+			}
+			if ps := r.Validate(); len(ps) > 0 {
+				t.Fatalf("recipe problems: %v\n%s", ps, text)
+			}
+		})
+	}
+	if _, err := evalImages(t, `(images.mkWindowsImage { name = "w"; windowsIso = "/w.iso"; }).recipeJSON`); err == nil || !strings.Contains(err.Error(), "missing argument virtioDriversIso") {
+		t.Errorf("a windows image without virtioDriversIso: %v", err)
 	}
 }
