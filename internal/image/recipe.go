@@ -55,7 +55,7 @@ type Recipe struct {
 	WriteFiles  []WriteFile `json:"writeFiles,omitempty" kinds:"linux" jsonschema:"description=(linux) Files cloud-init writes; each is checked over SSH after the build."`
 	InstallNix  bool        `json:"installNix,omitempty" kinds:"linux" jsonschema:"description=(linux) Install Nix from the distribution's packages (nix-bin and nix-setup-systemd: a multi-user nix-daemon) and add the user to the nix-users group; needs a package mirror reachable from the guest. Checked after the build by evaluating a Nix expression as the user through the daemon. Default false."`
 	Finalize    *bool       `json:"finalize,omitempty" kinds:"linux" jsonschema:"description=(linux) Generalize the image before it is saved: clean cloud-init's state and logs\\, empty /etc/machine-id\\, remove the SSH host keys. Default true."`
-	BootTimeout Duration    `json:"bootTimeout,omitempty" kinds:"linux" jsonschema:"type=string,description=How long the first boot may take until SSH answers and cloud-init is done (Go duration: 20m\\, 1h). Default 20m."`
+	BootTimeout Duration    `json:"bootTimeout,omitzero" kinds:"linux" jsonschema:"type=string,description=How long the first boot may take until SSH answers and cloud-init is done (Go duration: 20m\\, 1h). Default 20m."`
 
 	// Windows.
 	WindowsISO       *Input   `json:"windowsIso,omitempty" kinds:"windows" jsonschema:"description=(windows; required) The Windows install ISO: {url\\, sha256} or {path}. Checked without mounting (deskvm image validate-iso)."`
@@ -143,7 +143,7 @@ type WriteFile struct {
 type Health struct {
 	Command string   `json:"command,omitempty" jsonschema:"description=Shell command run over SSH; it must exit 0. Default: systemctl is-system-running --wait (running or degraded pass)."`
 	Expect  string   `json:"expect,omitempty" jsonschema:"description=Text the command's output must contain."`
-	Timeout Duration `json:"timeout,omitempty" jsonschema:"type=string,description=Time for one attempt (Go duration). Default 5m."`
+	Timeout Duration `json:"timeout,omitzero" jsonschema:"type=string,description=Time for one attempt (Go duration). Default 5m."`
 	Retries int      `json:"retries,omitempty" jsonschema:"minimum=0,description=Attempts after the first failed one. Default 2."`
 }
 
