@@ -273,7 +273,7 @@ health: {command: "test -f /var/lib/built-by-deskvm && cat /etc/motd", expect: "
 	}
 
 	// The image is a Desktop VM's disk.baseImage.
-	useAsBaseImage(t, res.Outputs.Image())
+	useAsBaseImage(t, res.Outputs.Image(), "dev", filepath.Join(res.Outputs.SSHDir(), "id_ed25519"), "cat /etc/motd", "hello from deskvm")
 }
 
 // TestBuildGuestNeverAnswers: a disk that boots nothing makes the build
