@@ -136,6 +136,7 @@ func runAutomate(ctx context.Context, g *globalOptions, o *automateOptions, path
 		opts.Dial = live.DialVNC(addr, vo)
 		pool := ocr.NewProcessPool(ocr.TesseractOptions{})
 		defer pool.Close()
+		go pool.Warm() // tesseract loads its model while the VNC session starts
 		opts.Eye = &live.Eye{Engine: ocr.NewReader(pool)}
 		fmt.Fprintf(g.stdout, "automate %s: %d steps on %s\n", path, len(script.Steps), addr)
 	}

@@ -83,6 +83,7 @@ type ProcessPool struct {
 	initErr  error
 
 	mu       sync.Mutex
+	ready    *sync.Cond // signalled when Warm has a process in place or gave up
 	idle     []*tessProc
 	starting int // processes being started by Warm
 	active   int // requests running
@@ -128,7 +129,9 @@ func NewProcessPool(o TesseractOptions) *ProcessPool {
 	if warm < 0 {
 		warm = 0
 	}
-	return &ProcessPool{args: args, path: path, warm: warm}
+	p := &ProcessPool{args: args, path: path, warm: warm}
+	p.ready = sync.NewCond(&p.mu)
+	return p
 }
 
 // Spawned reports how many tesseract processes were started so far.
@@ -223,10 +226,13 @@ func (p *ProcessPool) Warm() {
 			defer wg.Done()
 			tp, err := p.start()
 			if err == nil {
-				_, err = tp.run(context.Background(), warmUpPage(), p.blank)
+				ctx, cancel := context.WithTimeout(context.Background(), warmUpTimeout)
+				_, err = tp.run(ctx, warmUpPage(), p.blank)
+				cancel()
 			}
 			p.mu.Lock()
 			p.starting--
+			p.ready.Broadcast()
 			if err != nil || p.closed {
 				p.mu.Unlock()
 				if tp != nil {
@@ -240,6 +246,9 @@ func (p *ProcessPool) Warm() {
 	}
 	wg.Wait()
 }
+
+// warmUpTimeout bounds a new process's start-up and first recognition.
+const warmUpTimeout = 30 * time.Second
 
 // warmUpPage is a line of text for a new process's first recognition.
 var warmUpPage = sync.OnceValue(func() []byte {
@@ -264,6 +273,15 @@ func (p *ProcessPool) take() (*tessProc, error) {
 		return nil, errors.New("tesseract pool closed")
 	}
 	p.active++
+	// A process Warm is starting is ready sooner than a new one.
+	for len(p.idle) == 0 && p.starting > 0 && !p.closed {
+		p.ready.Wait()
+	}
+	if p.closed {
+		p.active--
+		p.mu.Unlock()
+		return nil, errors.New("tesseract pool closed")
+	}
 	if n := len(p.idle); n > 0 {
 		tp := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -375,6 +393,7 @@ func (p *ProcessPool) Close() error {
 	p.pending.Wait()
 	p.mu.Lock()
 	p.closed = true
+	p.ready.Broadcast()
 	idle := p.idle
 	p.idle = nil
 	p.mu.Unlock()

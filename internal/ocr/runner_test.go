@@ -125,3 +125,27 @@ func TestProcessPoolErrors(t *testing.T) {
 		t.Errorf("missing command: %v", err)
 	}
 }
+
+// A read while Warm is starting processes waits for one of them instead
+// of starting another.
+func TestProcessPoolWaitsForWarm(t *testing.T) {
+	p := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, "sleep 0.3\n"+echoBody), Warm: 1})
+	defer p.Close()
+	go p.Warm()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		s := p.starting
+		p.mu.Unlock()
+		if s > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := p.Run(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Spawned(); got != 1 {
+		t.Errorf("spawned %d, want 1", got)
+	}
+}
