@@ -91,20 +91,51 @@ func runMap(dst []uint32, src *image.RGBA, y0, y1 int) {
 // surrounds it: half a text line of the largest common screen fonts.
 const vertReach = 12
 
+// tallReach: a long run is background only where its colour also runs
+// through the tallReach rows above or below it. Background (a window, a highlight
+// bar) is taller than that; the horizontal strokes of large console fonts
+// (Terminus 16×32: 11 px long, 2–3 px thick) are as long as a background
+// run but not as tall, and are ink.
+const tallReach = 4
+
+// tallWidth: the colour must continue so in this many adjacent columns
+// (a stroke crossing the run, such as the stem of a large "t" under its
+// bar, is narrower).
+const tallWidth = 5
+
+// maxStrokeRun: only runs shorter than this must be tall to be
+// background. A stroke of one glyph is no longer than the glyph cell of
+// a large console font (16 px for Terminus 16×32); longer runs are
+// background as they always were (a field whose text starts at its left
+// edge has no tall stretch in its rows below the text).
+const maxStrokeRun = 24
+
+// inkReach is how many rows away a pixel's ink can depend on.
+const inkReach = vertReach + tallReach
+
 // inkRows computes the ink of rows [y0,y1) of src into dst (same bounds),
 // given the run map of all rows.
 func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 	b := src.Rect
 	w, h := b.Dx(), b.Dy()
+	// Background pixels of the rows and of those the gaps look at.
+	t0, t1 := max(y0-b.Min.Y-vertReach, 0), min(y1-b.Min.Y+vertReach, h)
+	bgBuf := getBuf[bool](&bgPool, (t1-t0)*w)
+	defer bgPool.Put(&bgBuf)
+	bgm := bgMap{t0: t0, w: w, m: bgBuf}
+	for ry := t0; ry < t1; ry++ {
+		bgRowOf(src, runs, w, h, ry, bgBuf[(ry-t0)*w:(ry-t0+1)*w])
+	}
 	for y := y0; y < y1; y++ {
 		ry := y - b.Min.Y
 		row := src.Pix[ry*src.Stride : ry*src.Stride+4*w]
 		out := dst.Pix[ry*dst.Stride : ry*dst.Stride+w]
 		rr := runs[ry*w : (ry+1)*w]
+		bgRow := bgBuf[(ry-t0)*w : (ry-t0+1)*w]
 		var left, right [3]uint8
 		hasLeft := false
 		for x := 0; x < w; {
-			if rr[x] != 0 {
+			if bgRow[x] {
 				// Within tolerance of its run's colour: background.
 				out[x] = 255
 				left, hasLeft = unpack(rr[x]), true
@@ -113,14 +144,14 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 			}
 			// A gap between long runs: text, or small things.
 			x1 := x + 1
-			for x1 < w && rr[x1] == 0 {
+			for x1 < w && !bgRow[x1] {
 				x1++
 			}
 			hasRight := x1 < w
 			if hasRight {
 				right = unpack(rr[x1])
 			}
-			bg, ok := surroundingBackground(runs, w, h, ry, x, x1)
+			bg, ok := surroundingBackground(bgm, runs, w, h, ry, x, x1)
 			if !ok {
 				bg = gapBackground(row[4*x:4*x1], left, right, hasLeft, hasRight)
 			}
@@ -132,11 +163,80 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 	}
 }
 
-// thickRun reports whether pixel (x, y) is in a long run v that has the
-// same run colour directly above or below: an area of background, not a
-// one-pixel line (the edge of a frame is not what text inside sits on).
-func thickRun(runs []uint32, w, h, y, x int, v uint32) bool {
-	if v == 0 {
+var bgPool sync.Pool
+
+// bgMap tells which pixels of rows [t0, t0+len/w) are background.
+type bgMap struct {
+	t0, w int
+	m     []bool
+}
+
+func (b bgMap) at(y, x int) bool {
+	i := (y-b.t0)*b.w + x
+	return i >= 0 && i < len(b.m) && b.m[i]
+}
+
+// bgRowOf marks the pixels of row y that are background: in a run of at
+// least maxStrokeRun px, or in a long run whose colour continues
+// tallReach rows up or down in tallWidth adjacent columns somewhere
+// along it.
+func bgRowOf(src *image.RGBA, runs []uint32, w, h, y int, out []bool) []bool {
+	rr := runs[y*w : (y+1)*w]
+	for x := 0; x < w; {
+		v := rr[x]
+		x1 := x + 1
+		for x1 < w && rr[x1] == v {
+			x1++
+		}
+		if v != 0 {
+			tall, n := x1-x >= maxStrokeRun, 0
+			for k := x; k < x1 && !tall; k++ {
+				n++
+				if !tallAt(src, w, h, y, k, v) {
+					n = 0
+				}
+				tall = n >= tallWidth
+			}
+			for k := x; k < x1; k++ {
+				out[k] = tall
+			}
+		}
+		x = x1
+	}
+	return out
+}
+
+// tallAt reports whether the run colour v continues through the
+// tallReach pixels above or the tallReach pixels below pixel (x, y) (row
+// y relative to src's top; each pixel within the run tolerance of the
+// one before, so vertical gradients continue).
+func tallAt(src *image.RGBA, w, h, y, x int, v uint32) bool {
+	_ = w
+	for _, dir := range [2]int{-1, 1} {
+		if y+dir*tallReach < 0 || y+dir*tallReach >= h {
+			continue
+		}
+		prev := unpack(v)
+		ok := true
+		for k := 1; ok && k <= tallReach; k++ {
+			off := (y+dir*k)*src.Stride + 4*x
+			p := src.Pix[off : off+3 : off+3]
+			ok = near(p, prev)
+			prev = [3]uint8{p[0], p[1], p[2]}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// thickRun reports whether pixel (x, y) is background (see bgRowOf) in a
+// long run v that has the same run colour directly above or below: an
+// area of background, not a one-pixel line (the edge of a frame is not
+// what text inside sits on).
+func thickRun(bg bgMap, runs []uint32, w, h, y, x int, v uint32) bool {
+	if v == 0 || !bg.at(y, x) {
 		return false
 	}
 	return y > 0 && sameRun(runs[(y-1)*w+x], v) || y+1 < h && sameRun(runs[(y+1)*w+x], v)
@@ -159,7 +259,7 @@ func unpack(v uint32) [3]uint8 { return [3]uint8{uint8(v >> 16), uint8(v >> 8), 
 // sits on shows in the rows just above and below its glyphs, even when
 // the glyphs leave no long run in their own rows (a highlighted button,
 // an input field that starts where its text starts).
-func surroundingBackground(runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool) {
+func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool) {
 	type vote struct {
 		v uint32
 		n int
@@ -169,10 +269,10 @@ func surroundingBackground(runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool)
 	for x := x0; x < x1; x++ {
 		for k := 1; k <= vertReach; k++ {
 			v := uint32(0)
-			if ry-k >= 0 && thickRun(runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
+			if ry-k >= 0 && thickRun(bg, runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
 				v = runs[(ry-k)*w+x]
 			}
-			if v == 0 && ry+k < h && thickRun(runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
+			if v == 0 && ry+k < h && thickRun(bg, runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
 				v = runs[(ry+k)*w+x]
 			}
 			if v == 0 {

@@ -110,6 +110,40 @@ func TestInkHighlightBar(t *testing.T) {
 	}
 }
 
+// The strokes of a large console font (Terminus 16×32, light grey on
+// black) are as long as a background run: a "t" whose bar is 11 px long
+// and 2 px thick, an "m" whose top is 12 px long over three 3-px stems,
+// an "E" whose bars are 11 px. They are ink, not background.
+func TestInkLargeFontStrokes(t *testing.T) {
+	grey := color.RGBA{170, 170, 170, 255}
+	m := canvasRGBA(200, 60, black)
+	// t: stem x 14–17, rows 10–33; bar x 10–21, rows 18–20.
+	fillRect(m, image.Rect(14, 10, 17, 34), grey)
+	fillRect(m, image.Rect(10, 18, 21, 20), grey)
+	// m: top x 40–52, rows 18–20; stems at 40, 45, 50 (3 px), rows 18–34.
+	fillRect(m, image.Rect(40, 18, 52, 20), grey)
+	for _, x := range []int{40, 45, 50} {
+		fillRect(m, image.Rect(x, 18, x+3, 34), grey)
+	}
+	// E: stem x 70–73, rows 10–34; bars 11 px at rows 10, 21, 32.
+	fillRect(m, image.Rect(70, 10, 73, 34), grey)
+	for _, y := range []int{10, 21, 32} {
+		fillRect(m, image.Rect(70, y, 81, y+2), grey)
+	}
+	g := inkImage(m)
+	for _, r := range []image.Rectangle{
+		image.Rect(10, 18, 21, 20), image.Rect(40, 18, 52, 20),
+		image.Rect(70, 10, 81, 12), image.Rect(70, 21, 81, 23), image.Rect(70, 32, 81, 34),
+	} {
+		if n, want := countInk(g, r), r.Dx()*r.Dy(); n != want {
+			t.Errorf("stroke %v: %d of %d pixels are ink", r, n, want)
+		}
+	}
+	if n := countInk(g, image.Rect(100, 0, 200, 60)); n > 0 {
+		t.Errorf("background: %d ink pixels", n)
+	}
+}
+
 func TestCleanInkRemovesFramesAndCursor(t *testing.T) {
 	m := canvasRGBA(400, 100, white)
 	// A 1-px frame (button sides are 30 px tall), a dotted focus line,

@@ -187,13 +187,13 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 }
 
 // update recomputes the ink of rows [y0,y1) after they changed. A
-// pixel's ink depends on rows up to vertReach away, and line cleaning on
+// pixel's ink depends on rows up to inkReach away, and line cleaning on
 // runs up to maxInkRunV long, so those neighbours are recomputed or
 // looked at too; only rows whose ink can have changed are written.
 func (r *Reader) update(y0, y1 int) [2]int {
 	b := r.prev.Rect
 	parallelRows(y0, y1, func(a, e int) { runMap(r.runs, r.prev, a, e) })
-	i0, i1 := max(y0-vertReach, b.Min.Y), min(y1+vertReach, b.Max.Y)
+	i0, i1 := max(y0-inkReach, b.Min.Y), min(y1+inkReach, b.Max.Y)
 	parallelRows(i0, i1, func(a, e int) { inkRows(r.raw, r.prev, r.runs, a, e) })
 	c0, c1 := max(i0-maxInkRunV, b.Min.Y), min(i1+maxInkRunV, b.Max.Y)
 	work := image.NewGray(image.Rect(b.Min.X, c0, b.Max.X, c1))
@@ -257,7 +257,7 @@ func changedRows(old, cur *image.RGBA) [][2]int {
 	// Close ranges whose recomputation would overlap anyway.
 	merged := out[:0]
 	for _, d := range out {
-		if n := len(merged); n > 0 && d[0]-merged[n-1][1] <= 2*(vertReach+maxInkRunV) {
+		if n := len(merged); n > 0 && d[0]-merged[n-1][1] <= 2*(inkReach+maxInkRunV) {
 			merged[n-1][1] = d[1]
 			continue
 		}
@@ -278,7 +278,7 @@ func rowsOf(rs []image.Rectangle, b image.Rectangle) [][2]int {
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	merged := out[:0]
 	for _, d := range out {
-		if n := len(merged); n > 0 && d[0] <= merged[n-1][1]+2*(vertReach+maxInkRunV) {
+		if n := len(merged); n > 0 && d[0] <= merged[n-1][1]+2*(inkReach+maxInkRunV) {
 			merged[n-1][1] = max(merged[n-1][1], d[1])
 			continue
 		}
