@@ -69,7 +69,13 @@ func runImageBuild(cmd *cobra.Command, g *globalOptions, o *imageBuildOptions, r
 		total += s.Seconds
 	}
 	fmt.Fprintf(g.stdout, "built %s (%s, virtual %s) in %.0fs\n", res.Outputs.Image(), image.HumanBytes(m.Output.Size), image.HumanBytes(m.Output.VirtualSize), total)
-	fmt.Fprintf(g.stdout, "  manifest %s\n  run      %s\n", res.Outputs.Manifest(), res.Outputs.Run())
+	fmt.Fprintf(g.stdout, "  manifest %s\n", res.Outputs.Manifest())
+	if m.Kind == image.KindLinux {
+		fmt.Fprintf(g.stdout, "  run      %s\n", res.Outputs.Run())
+	}
+	if m.Boot.TPM != "" {
+		fmt.Fprintf(g.stdout, "  tpm      %s\n", filepath.Join(res.Outputs.Dir, m.Boot.TPM))
+	}
 	if m.Boot.SSHKey != "" {
 		fmt.Fprintf(g.stdout, "  ssh key  %s (user %s)\n", filepath.Join(res.Outputs.Dir, m.Boot.SSHKey), m.Boot.Username)
 	}
