@@ -160,6 +160,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(goodRecipe))
 	f.Add([]byte(`{"name": "x", "cloudImage": {"path": "a"}, "hostname": "h", "memory": "2G"}`))
 	f.Add([]byte("name: x\nmemory: [1]\nwriteFiles: [{path: /a}]\nhealth: {timeout: 1h}\n"))
+	f.Add([]byte(goodWindowsRecipe))
+	f.Add([]byte(goodMacOSRecipe))
+	f.Add([]byte("name: w\nkind: windows\nhostname: h\nbaseSystem: {release: x}\nenableTpm: false\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, _, err := Load("fuzz.yaml", data)
 		if err == nil {
