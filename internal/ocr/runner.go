@@ -13,7 +13,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/image/font"
@@ -148,9 +150,12 @@ func (p *ProcessPool) init() error {
 		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 			base = "/dev/shm"
 		}
-		dir, err := os.MkdirTemp(base, "deskvm-ocr-")
+		removeStale(base)
+		prefix := "deskvm-ocr-" + strconv.Itoa(os.Getpid()) + "-"
+		dir, err := os.MkdirTemp(base, prefix)
 		if err != nil && base != "" {
-			dir, err = os.MkdirTemp("", "deskvm-ocr-")
+			removeStale("")
+			dir, err = os.MkdirTemp("", prefix)
 		}
 		if err != nil {
 			p.initErr = fmt.Errorf("tesseract image directory: %w", err)
@@ -167,6 +172,26 @@ func (p *ProcessPool) init() error {
 		}
 	})
 	return p.initErr
+}
+
+// removeStale removes the image directories of pools whose process has
+// ended without Close (killed, crashed): their names carry its pid.
+func removeStale(base string) {
+	if base == "" {
+		base = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(base, "deskvm-ocr-*-*"))
+	for _, d := range dirs {
+		f := strings.SplitN(strings.TrimPrefix(filepath.Base(d), "deskvm-ocr-"), "-", 2)
+		pid, err := strconv.Atoi(f[0])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if pr, err := os.FindProcess(pid); err == nil && pr.Signal(syscall.Signal(0)) == nil {
+			continue // still running
+		}
+		_ = os.RemoveAll(d)
+	}
 }
 
 func (p *ProcessPool) start() (*tessProc, error) {

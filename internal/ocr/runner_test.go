@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -121,6 +122,7 @@ func TestProcessPoolErrors(t *testing.T) {
 	}
 
 	missing := NewProcessPool(TesseractOptions{Path: filepath.Join(t.TempDir(), "nope"), Warm: -1})
+	defer missing.Close()
 	if _, err := missing.Run(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "start tesseract") {
 		t.Errorf("missing command: %v", err)
 	}
@@ -147,5 +149,40 @@ func TestProcessPoolWaitsForWarm(t *testing.T) {
 	}
 	if got := p.Spawned(); got != 1 {
 		t.Errorf("spawned %d, want 1", got)
+	}
+}
+
+// The image directory goes with Close, and one left behind by a process
+// that ended without Close is removed by the next pool.
+func TestProcessPoolImageDirectory(t *testing.T) {
+	p := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, echoBody), Warm: 1})
+	if _, err := p.Run(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	dir := p.dir
+	if !strings.Contains(filepath.Base(dir), fmt.Sprintf("deskvm-ocr-%d-", os.Getpid())) {
+		t.Errorf("image directory %s does not name this process", dir)
+	}
+	p.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s left after Close: %v", dir, err)
+	}
+	// A directory of a process that has ended (pid of a finished child).
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(filepath.Dir(dir), fmt.Sprintf("deskvm-ocr-%d-123", cmd.Process.Pid))
+	if err := os.Mkdir(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	q := NewProcessPool(TesseractOptions{Path: fakeTesseract(t, echoBody), Warm: 1})
+	defer q.Close()
+	if _, err := q.Run(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		_ = os.RemoveAll(stale)
+		t.Errorf("stale %s not removed: %v", stale, err)
 	}
 }
