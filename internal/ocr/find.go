@@ -49,8 +49,8 @@ type Match struct {
 //   - at most 30% of the phrase's characters (at least 1) may be slips;
 //   - punctuation inside a query word may come out as a space (OCR splits
 //     "52:54:00:12:34:56" after a colon, "x86_64" at the underscore), a
-//     space may appear next to such punctuation, and an underscore may be
-//     lost (one slip);
+//     space may appear next to such punctuation, and an underscore or a
+//     bracket may be lost (one slip);
 //   - one recognised word may stand for up to three query words run
 //     together ("GoBack" for "Go Back").
 //
@@ -377,7 +377,7 @@ func confusionDistance(q, g []rune) int {
 			if j < m && g[j] == ' ' && (i > 0 && isPunct(q[i-1]) || i < n && isPunct(q[i])) {
 				relax(i, j+1, c)
 			}
-			if i < n && q[i] == '_' {
+			if i < n && (q[i] == '_' || isBracket(q[i])) {
 				relax(i+1, j, c+1)
 			}
 		}
@@ -387,6 +387,10 @@ func confusionDistance(q, g []rune) int {
 	}
 	return -1
 }
+
+// isBracket: brackets inside a word ("(d)efault", "Pci(0x1F") are thin
+// and are often lost.
+func isBracket(r rune) bool { return r == '(' || r == ')' || r == '[' || r == ']' }
 
 // hasRunes reports whether s starts with the lower-case runes p.
 func hasRunes(s, p []rune) bool {

@@ -94,6 +94,11 @@ func TestFindFuzzyThreshold(t *testing.T) {
 		{"x86_64", "x86 64", true},
 		{"x86_64", "x8664", true},
 		{"x86_64", "x86 65", false},
+		{"d)efault", "default", true},  // a lost bracket ("(d)efault" read as "(default")
+		{"d)efault", "defaulf", false}, // and a letter off
+		{"pci(0x1f", "pci0x1f", true},  // lost bracket
+		{"pci(0x1f", "pci0x1e", false}, // a digit off
+		{"(e)dit", "(exit", false},     // a letter off
 		{"install", "installs", false}, // letters added at the end
 		{"detect", "detection", false}, // a longer word
 		{"language", "languagc", true},
