@@ -93,6 +93,9 @@ func (o Outputs) Run() string      { return filepath.Join(o.Dir, o.Name+".run") 
 func (o Outputs) SSHDir() string   { return filepath.Join(o.Dir, o.Name+".ssh") }
 func (o Outputs) EFIVars() string  { return filepath.Join(o.Dir, o.Name+".efivars.fd") }
 func (o Outputs) TPMDir() string   { return filepath.Join(o.Dir, o.Name+".tpm") }
+
+// AutomationDir keeps a failed automationConfig run's debug output.
+func (o Outputs) AutomationDir() string { return filepath.Join(o.Dir, o.Name+".automation") }
 func (o Outputs) FailedScreen() string {
 	return filepath.Join(o.Dir, o.Name+".failed-screen.png")
 }

@@ -40,14 +40,22 @@ func lookupInput(ctx context.Context, f *fetch.Fetcher, src *Source, key string,
 // plan and the build before anything boots (the reference swallowed the
 // runner's failure).
 func checkAutomation(r *Recipe, src *Source, password string) error {
+	_, err := loadAutomation(r, src, password)
+	return err
+}
+
+// loadAutomation loads the recipe's automation script (nil without
+// automationConfig) with ${PASSWORD} the recipe's password, a secret.
+func loadAutomation(r *Recipe, src *Source, password string) (*automation.Script, error) {
 	if r.AutomationConfig == "" {
-		return nil
+		return nil, nil
 	}
 	path := src.ResolvePath(r.AutomationConfig)
-	if _, err := automation.Load(path, automation.LoadOptions{Vars: map[string]string{"PASSWORD": password}}); err != nil {
-		return fmt.Errorf("automationConfig %s: %w", path, err)
+	s, err := automation.Load(path, automation.LoadOptions{Vars: map[string]string{"PASSWORD": password}})
+	if err != nil {
+		return nil, fmt.Errorf("automationConfig %s: %w", path, err)
 	}
-	return nil
+	return s, nil
 }
 
 // windowsSpec is the windows.Spec of a recipe with its media resolved.

@@ -41,6 +41,9 @@ set timeout=5
 set default=0
 set fallback=9
 export fallback
+# The kernel gets the firmware's framebuffer (efifb), so the guest's
+# lines on tty1 are on the screen an automationConfig script reads.
+set gfxpayload=keep
 search --no-floppy --file --set=setup /deskvm/standin.cpio
 export setup
 menuentry "Press any key to boot from CD or DVD..." {
@@ -65,7 +68,9 @@ exec 0</dev/console 1>/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 opt() { for w in $(cat /proc/cmdline); do case $w in deskvm.standin$1=*) echo "${w#*=}"; return;; esac; done; }
-say() { echo "deskvm-standin: $*"; }
+# The serial console has the log; the screen (efifb + fbcon on tty1, read
+# over VNC by an automationConfig script) shows the same lines.
+say() { echo "deskvm-standin: $*"; echo "deskvm-standin: $*" > /dev/tty1 2>/dev/null; }
 modprobe -a virtio_pci virtio_blk
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 [ -b /dev/vda ] || { say "no virtio disk: Setup sees no disk"; sleep 5; poweroff -f; }
@@ -253,7 +258,7 @@ func standinISO(t *testing.T, dir string, rebootAfter int) string {
 	efi := filepath.Join(tree, "efi/boot/bootx64.efi")
 	os.MkdirAll(filepath.Dir(efi), 0o755)
 	run("grub-mkstandalone", "-O", "x86_64-efi", "-o", efi, "--locales=", "--fonts=", "--themes=",
-		"--modules=part_gpt part_msdos iso9660 udf linux normal search search_label search_fs_file echo sleep test halt",
+		"--modules=part_gpt part_msdos iso9660 udf linux normal search search_label search_fs_file echo sleep test halt efi_gop video",
 		"boot/grub/grub.cfg=grub.cfg")
 	efisys := filepath.Join(tree, "efi/microsoft/boot/efisys.bin")
 	os.MkdirAll(filepath.Dir(efisys), 0o755)

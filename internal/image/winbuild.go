@@ -16,9 +16,12 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/deskvm/deskvm/internal/automation"
+	"github.com/deskvm/deskvm/internal/automation/live"
 	"github.com/deskvm/deskvm/internal/image/fetch"
 	"github.com/deskvm/deskvm/internal/image/windows"
+	"github.com/deskvm/deskvm/internal/ocr"
 	"github.com/deskvm/deskvm/internal/qemu"
+	"github.com/deskvm/deskvm/internal/vnc"
 )
 
 // DefaultPressKeysFor is how long Enter is sent after a Windows build VM
@@ -50,6 +53,8 @@ type windowsBuild struct {
 	proc      *qemu.Process
 	screen    *screenKeeper
 	ssh       *winSSH
+	script    *automation.Script // the recipe's automationConfig, loaded
+	pressDone chan struct{}      // closed when the press-any-key phase ends
 	compact   string
 	steps     []StepTime
 	manifest  *Manifest
@@ -76,11 +81,6 @@ func newWindowsBuild(ctx context.Context, r *Recipe, src *Source, opts Options) 
 	}
 	if b.tools, err = toolVersions(ctx, opts.Version, "uefi", code); err != nil {
 		return nil, err
-	}
-	if r.AutomationConfig != "" {
-		// Refused rather than accepted and ignored (the reference's
-		// builders swallowed the runner's failure).
-		return nil, src.Problem("automationConfig", "running an automation script during a windows build is not implemented yet; deskvm image plan checks the script, deskvm automate runs it against the VM's VNC")
 	}
 	return b, nil
 }
@@ -146,6 +146,15 @@ func (b *windowsBuild) inputRecords(ctx context.Context, fetchIt bool) error {
 		// the password) is an input.
 		b.inputs = append(b.inputs, InputRecord{Name: "passwordFile", SHA256: sha256Hex([]byte("deskvm-secret\x00" + pw))})
 	}
+	if b.r.AutomationConfig != "" {
+		// The script drives Setup: a changed script changes the image.
+		path := b.src.ResolvePath(b.r.AutomationConfig)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return b.src.Problem("automationConfig", "%v", err)
+		}
+		b.inputs = append(b.inputs, InputRecord{Name: "automationConfig", Path: path, SHA256: sha256Hex(data)})
+	}
 	return nil
 }
 
@@ -199,7 +208,12 @@ func (b *windowsBuild) stepFetch(ctx context.Context) error {
 	if err := b.inputRecords(ctx, true); err != nil {
 		return err
 	}
-	b.password, err = b.r.password(b.src)
+	if b.password, err = b.r.password(b.src); err != nil {
+		return err
+	}
+	// Loaded (and so checked) before anything boots, as deskvm image
+	// plan does; ${PASSWORD} is the recipe's password, a secret.
+	b.script, err = loadAutomation(b.r, b.src, b.password)
 	return err
 }
 
@@ -322,13 +336,17 @@ func (b *windowsBuild) stepBoot(ctx context.Context) error {
 	if press == 0 {
 		press = DefaultPressKeysFor
 	}
+	b.pressDone = make(chan struct{})
 	if press > 0 {
 		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		b.cleanups.Push("press any key", func(context.Context) error { cancel(); return nil })
 		go func() {
+			defer close(b.pressDone)
 			n, err := windows.PressAnyKey(pctx, p.QMP, 500*time.Millisecond, press)
 			b.opts.log().Info("press any key: Enter sent", "times", n, "err", err)
 		}()
+	} else {
+		close(b.pressDone)
 	}
 	port := 0
 	for _, f := range m.NICs[0].Forwards {
@@ -343,23 +361,51 @@ func (b *windowsBuild) stepBoot(ctx context.Context) error {
 }
 
 // stepWaitSSH waits across Setup's reboots until SSH accepts the
-// account from the answer file. QEMU exiting first or installTimeout
-// passing fail the build, with the last screen saved as
+// account from the answer file, and, with automationConfig, until the
+// script (started after the press-any-key phase, while SSH is polled)
+// has finished. QEMU exiting first, installTimeout passing or a failed
+// script step fail the build, with the last screen saved as
 // OUT/NAME.failed-screen.png.
 func (b *windowsBuild) stepWaitSSH(ctx context.Context) error {
 	timeout := b.r.InstallTimeout.Duration
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	var (
+		auto     <-chan error // the script's result; nil once received
+		autoBusy bool
+	)
+	if b.script != nil {
+		actx, cancel := context.WithCancel(ctx)
+		ch := make(chan error, 1)
+		go func() { ch <- b.runAutomation(actx) }()
+		auto, autoBusy = ch, true
+		defer func() {
+			// A build that fails otherwise stops the script and waits
+			// for its report before the cleanup stops QEMU.
+			cancel()
+			if autoBusy {
+				<-ch
+			}
+		}()
+	}
 	var last error
+	sshUp := false
 	shot := time.Now()
 	for {
-		err := b.ssh.connect(ctx)
-		if err == nil {
-			return nil
-		}
-		last = err
-		if errors.Is(err, automation.ErrHostKeyChanged) {
-			return err
+		if !sshUp {
+			err := b.ssh.connect(ctx)
+			if err == nil {
+				sshUp = true
+				if !autoBusy {
+					return nil
+				}
+				b.opts.note("ssh answers; waiting for the automation script to finish")
+			} else {
+				last = err
+				if errors.Is(err, automation.ErrHostKeyChanged) {
+					return err
+				}
+			}
 		}
 		if time.Since(shot) >= 10*time.Second {
 			// Keep the last screen: after QEMU exits it cannot be asked.
@@ -367,15 +413,94 @@ func (b *windowsBuild) stepWaitSSH(ctx context.Context) error {
 			shot = time.Now()
 		}
 		select {
+		case err := <-auto:
+			auto, autoBusy = nil, false
+			if err != nil {
+				select {
+				case <-b.proc.Exited():
+					return fmt.Errorf("qemu exited while the automation script ran (%s); %s; serial console ends:\n%s", orNone(b.proc.Stderr()), b.saveScreen(false), tailLines(b.serialLog, 15))
+				default:
+				}
+				return fmt.Errorf("%w; %s", err, b.saveScreen(true))
+			}
+			if sshUp {
+				return nil
+			}
+			continue
 		case <-b.proc.Exited():
 			return fmt.Errorf("qemu exited before ssh answered (%s); %s; serial console ends:\n%s", orNone(b.proc.Stderr()), b.saveScreen(false), tailLines(b.serialLog, 15))
 		case <-deadline.C:
+			if sshUp {
+				return fmt.Errorf("the automation script did not finish within installTimeout %s (ssh answered); %s", timeout, b.saveScreen(true))
+			}
 			return fmt.Errorf("ssh %s@%s did not answer within installTimeout %s (last: %v); %s; serial console ends:\n%s", b.r.Username, b.ssh.addr, timeout, last, b.saveScreen(true), tailLines(b.serialLog, 15))
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for ssh: %w; %s", ctx.Err(), b.saveScreen(true))
 		case <-time.After(3 * time.Second):
 		}
 	}
+}
+
+// runAutomation runs the recipe's automationConfig against the build
+// VM's VNC display once the press-any-key phase is over, with the same
+// runner as deskvm automate --vnc. Its debug output (screenshots, OCR,
+// automation.log, report.html; secrets redacted) goes to the work
+// directory and is moved to OUT/NAME.automation/ when the script fails.
+func (b *windowsBuild) runAutomation(ctx context.Context) error {
+	select {
+	case <-b.pressDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(b.plan.Machine.VNC.Port()))
+	log := b.opts.log()
+	pool := ocr.NewProcessPool(ocr.TesseractOptions{})
+	defer pool.Close()
+	go pool.Warm()
+	debug := filepath.Join(b.work, "automation")
+	opts := automation.Options{
+		Dial:           live.DialVNC(addr, vnc.Options{Logger: log, Shared: true}),
+		Eye:            &live.Eye{Engine: ocr.NewReader(pool)},
+		Logger:         log,
+		Progress:       noteWriter{&b.opts},
+		DebugDir:       debug,
+		KnownHostsFile: b.ssh.knownHosts,
+	}
+	b.opts.note("automation %s: %d steps on %s", b.script.File, len(b.script.Steps), addr)
+	res, err := automation.Run(ctx, b.script, opts)
+	if err == nil {
+		b.opts.note("automation succeeded in %s", res.Duration.Round(time.Second))
+		return nil
+	}
+	kept := b.out.AutomationDir()
+	msg := err.Error()
+	os.RemoveAll(kept)
+	if rerr := os.Rename(debug, kept); rerr == nil {
+		msg = strings.ReplaceAll(msg, debug, kept)
+	} else {
+		kept = "not kept: " + rerr.Error()
+	}
+	return &automationError{msg: fmt.Sprintf("automationConfig %s: %s\ndebug output: %s", b.script.File, msg, kept), err: err}
+}
+
+// automationError is a failed automationConfig run; it wraps the
+// runner's *automation.StepError (or HealthError, or the cause).
+type automationError struct {
+	msg string
+	err error
+}
+
+func (e *automationError) Error() string { return e.msg }
+func (e *automationError) Unwrap() error { return e.err }
+
+// noteWriter passes the runner's progress lines on as build notes.
+type noteWriter struct{ o *Options }
+
+func (w noteWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.o.note("automation: %s", l)
+	}
+	return len(p), nil
 }
 
 func orNone(s string) string {
@@ -507,6 +632,7 @@ func (b *windowsBuild) stepOutputs(ctx context.Context) error {
 		m.Boot.TPM = filepath.Base(b.out.TPMDir()) + "/"
 	}
 	os.Remove(b.out.FailedScreen())
+	os.RemoveAll(b.out.AutomationDir())
 	if err := os.Rename(b.compact, b.out.Image()); err != nil {
 		return fmt.Errorf("image: %w", err)
 	}

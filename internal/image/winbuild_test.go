@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image/png"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskvm/deskvm/internal/automation"
 	"github.com/deskvm/deskvm/internal/image/fetch"
 	"github.com/deskvm/deskvm/internal/testutil"
 )
@@ -73,13 +75,20 @@ func requireStandinTools(t *testing.T) {
 // from the disk and answers SSH as the answer file's account with its
 // password (which has & < " ' > and a space); the health check, power
 // off, compaction and outputs (image, UEFI vars, TPM state NAME.tpm/,
-// manifest) follow. The password appears in no log and not in the
+// manifest) follow. The recipe's automationConfig runs after the
+// press-any-key phase, over the build VM's VNC with tesseract, while SSH
+// is polled: it waits for the line the guest writes on its screen after
+// the reboot and types ${PASSWORD} (the recipe's password, which then
+// appears in no log). The password appears in no log and not in the
 // manifest. 1m46s alone, 2m47s beside other tests, under TCG.
 func TestWindowsBuildStandinSetup(t *testing.T) {
 	requireStandinTools(t)
+	testutil.RequiresCommand(t, "tesseract")
 	start := time.Now()
 	iso := standinISO(t, t.TempDir(), 60)
-	r, src, opts, logs := standinBuild(t, iso, "installTimeout: 6m\nhealth: {command: 'cat /standin-proof; id -un', expect: 'booted from the disk as agent'}\n")
+	script := filepath.Join(t.TempDir(), "after-setup.yaml")
+	os.WriteFile(script, []byte("boot_commands:\n  - wait: {text: 'installed: booting from the disk', timeout: 300}\n  - type: '${PASSWORD}'\n"), 0o644)
+	r, src, opts, logs := standinBuild(t, iso, "installTimeout: 6m\nhealth: {command: 'cat /standin-proof; id -un', expect: 'booted from the disk as agent'}\nautomationConfig: "+script+"\n")
 	opts.PressKeysFor = 40 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -92,7 +101,7 @@ func TestWindowsBuildStandinSetup(t *testing.T) {
 		t.Logf("step %-14s %6.1fs", st.Name, st.Seconds)
 	}
 	log := logs.String()
-	for _, want := range []string{"press any key: Enter sent", "health check passed", "booted from the disk as agent"} {
+	for _, want := range []string{"press any key: Enter sent", "health check passed", "booted from the disk as agent", "run succeeded"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
@@ -106,6 +115,9 @@ func TestWindowsBuildStandinSetup(t *testing.T) {
 	m := res.Manifest
 	if m.Kind != KindWindows || m.Boot.TPM != "win11.tpm/" || m.Boot.Edition != "2 Windows 11 Pro" || len(m.Steps) != 10 || m.Steps[5].Name != "wait for ssh" {
 		t.Errorf("manifest %+v", m)
+	}
+	if in := m.Inputs[len(m.Inputs)-1]; in.Name != "automationConfig" || in.Path != script || in.SHA256 == "" {
+		t.Errorf("the script is not an input: %+v", m.Inputs)
 	}
 	mf, _ := os.ReadFile(out.Manifest())
 	for name, text := range map[string]string{"log": log, "manifest": string(mf)} {
@@ -152,6 +164,57 @@ func TestWindowsBuildMissedPromptFailsEarly(t *testing.T) {
 	checkScreenshot(t, filepath.Join(opts.OutDir, "win11.failed-screen.png"))
 	if _, err := os.Stat(filepath.Join(opts.OutDir, "win11.qcow2")); !os.IsNotExist(err) {
 		t.Error("an image was left after a failed build")
+	}
+}
+
+// An automationConfig step that fails fails the build: the script (run
+// at once here, no key is pressed) waits for text that never comes; the
+// build stops naming the script's file, line and step, saves the failed
+// screen and keeps the runner's debug output as NAME.automation/; the
+// cleanup stack stops QEMU and swtpm and leaves no image.
+func TestWindowsBuildFailingAutomation(t *testing.T) {
+	requireStandinTools(t)
+	testutil.RequiresCommand(t, "tesseract")
+	iso := standinISO(t, t.TempDir(), 0)
+	script := filepath.Join(t.TempDir(), "setup.yaml")
+	os.WriteFile(script, []byte("boot_commands:\n  - wait: {text: 'Windows Setup is ready', timeout: 8}\n  - type: '${PASSWORD}'\n"), 0o644)
+	r, src, opts, logs := standinBuild(t, iso, "installTimeout: 10m\nautomationConfig: "+script+"\n")
+	opts.PressKeysFor = -1
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err := Build(ctx, r, src, opts)
+	took := time.Since(start)
+	t.Logf("failed after %s", took.Round(time.Second))
+	var se *automation.StepError
+	if err == nil || !errors.As(err, &se) || se.Line() != 2 {
+		t.Fatalf("error: %v\nlog:\n%s", err, logs.String())
+	}
+	msg := err.Error()
+	t.Logf("error: %s", msg)
+	for _, want := range []string{"step 6/10 (wait for ssh): automationConfig " + script, script + ":2:", "step 1 (wait)", "Windows Setup is ready",
+		"win11.failed-screen.png", "debug output: " + filepath.Join(opts.OutDir, "win11.automation")} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if took > 2*time.Minute {
+		t.Errorf("took %s", took)
+	}
+	checkScreenshot(t, filepath.Join(opts.OutDir, "win11.failed-screen.png"))
+	for _, f := range []string{"report.html", "automation.log"} {
+		if _, err := os.Stat(filepath.Join(opts.OutDir, "win11.automation", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	entries, _ := os.ReadDir(opts.OutDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || e.Name() == "win11.qcow2" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	if strings.Contains(logs.String(), standinPassword) {
+		t.Error("the password is in the log")
 	}
 }
 
