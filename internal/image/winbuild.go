@@ -388,31 +388,62 @@ func (b *windowsBuild) stepWaitSSH(ctx context.Context) error {
 			}
 		}()
 	}
+	// Keep the last screen: after QEMU exits it cannot be asked. Apart
+	// from the SSH attempts, which can each hang for many seconds.
+	sctx, stopShots := context.WithCancel(ctx)
+	shotsDone := make(chan struct{})
+	go func() {
+		defer close(shotsDone)
+		tick := time.NewTicker(screenEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-tick.C:
+				b.screen.take(sctx)
+			}
+		}
+	}()
+	defer func() { stopShots(); <-shotsDone }()
+	// SSH is tried in the background (an attempt can hang for many
+	// seconds), so that a failed script or QEMU's exit is seen at once.
+	pctx, stopPoll := context.WithCancel(ctx)
+	sshCh := make(chan error, 1)
+	polling := true
+	poll := func() { go func() { sshCh <- b.ssh.connect(pctx) }() }
+	poll()
+	defer func() {
+		stopPoll()
+		if polling {
+			<-sshCh
+		}
+	}()
 	var last error
 	sshUp := false
-	shot := time.Now()
 	for {
-		if !sshUp {
-			err := b.ssh.connect(ctx)
-			if err == nil {
-				sshUp = true
-				if !autoBusy {
-					return nil
-				}
-				b.opts.note("ssh answers; waiting for the automation script to finish")
-			} else {
+		var retry <-chan time.Time
+		if !polling && !sshUp {
+			retry = time.After(3 * time.Second)
+		}
+		select {
+		case err := <-sshCh:
+			polling = false
+			if err != nil {
 				last = err
 				if errors.Is(err, automation.ErrHostKeyChanged) {
 					return err
 				}
+				continue
 			}
-		}
-		if time.Since(shot) >= 10*time.Second {
-			// Keep the last screen: after QEMU exits it cannot be asked.
-			b.screen.take(ctx)
-			shot = time.Now()
-		}
-		select {
+			sshUp = true
+			if !autoBusy {
+				return nil
+			}
+			b.opts.note("ssh answers; waiting for the automation script to finish")
+		case <-retry:
+			polling = true
+			poll()
 		case err := <-auto:
 			auto, autoBusy = nil, false
 			if err != nil {
@@ -421,12 +452,11 @@ func (b *windowsBuild) stepWaitSSH(ctx context.Context) error {
 					return fmt.Errorf("qemu exited while the automation script ran (%s); %s; serial console ends:\n%s", orNone(b.proc.Stderr()), b.saveScreen(false), tailLines(b.serialLog, 15))
 				default:
 				}
-				return fmt.Errorf("%w; %s", err, b.saveScreen(true))
+				return fmt.Errorf("%w; %s", err, b.saveAutomationScreen(err))
 			}
 			if sshUp {
 				return nil
 			}
-			continue
 		case <-b.proc.Exited():
 			return fmt.Errorf("qemu exited before ssh answered (%s); %s; serial console ends:\n%s", orNone(b.proc.Stderr()), b.saveScreen(false), tailLines(b.serialLog, 15))
 		case <-deadline.C:
@@ -436,7 +466,6 @@ func (b *windowsBuild) stepWaitSSH(ctx context.Context) error {
 			return fmt.Errorf("ssh %s@%s did not answer within installTimeout %s (last: %v); %s; serial console ends:\n%s", b.r.Username, b.ssh.addr, timeout, last, b.saveScreen(true), tailLines(b.serialLog, 15))
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for ssh: %w; %s", ctx.Err(), b.saveScreen(true))
-		case <-time.After(3 * time.Second):
 		}
 	}
 }
@@ -503,11 +532,34 @@ func (w noteWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// screenEvery is how often the build keeps the screen while it waits:
+// a guest that powers off a few seconds after the firmware (a missed CD
+// prompt under TCG takes about 14 s) leaves its last screen behind.
+const screenEvery = 3 * time.Second
+
 func orNone(s string) string {
 	if s == "" {
 		return "no message"
 	}
 	return s
+}
+
+// saveAutomationScreen saves the screen the failed script step read
+// (the runner's screenshot, which does not depend on QEMU still running)
+// as OUT/NAME.failed-screen.png, or the screen now when there is none.
+func (b *windowsBuild) saveAutomationScreen(err error) string {
+	var se *automation.StepError
+	if errors.As(err, &se) && se.Screenshot != "" {
+		path := strings.ReplaceAll(se.Screenshot, filepath.Join(b.work, "automation"), b.out.AutomationDir())
+		data, rerr := os.ReadFile(path)
+		if rerr == nil {
+			rerr = writeFileAtomic(b.out.FailedScreen(), data, 0o644)
+		}
+		if rerr == nil {
+			return "the failed step's screen is saved as " + b.out.FailedScreen()
+		}
+	}
+	return b.saveScreen(true)
 }
 
 // saveScreen copies the last screen (taken now when QEMU still runs)
@@ -650,17 +702,20 @@ func (b *windowsBuild) stepOutputs(ctx context.Context) error {
 
 // screenKeeper keeps the latest QMP screendump.
 type screenKeeper struct {
-	qmp  *qemu.QMPClient
-	path string
-	mu   sync.Mutex
-	ok   bool
-	at   time.Time
+	qmp    *qemu.QMPClient
+	path   string
+	taking sync.Mutex // one screendump at a time (one temporary file)
+	mu     sync.Mutex
+	ok     bool
+	at     time.Time
 }
 
 func (s *screenKeeper) take(ctx context.Context) {
 	if s == nil || s.qmp == nil {
 		return
 	}
+	s.taking.Lock()
+	defer s.taking.Unlock()
 	tmp := s.path + ".tmp"
 	if _, err := s.qmp.Execute(ctx, "screendump", map[string]any{"filename": tmp, "format": "png"}); err != nil {
 		return

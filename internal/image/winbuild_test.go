@@ -170,14 +170,16 @@ func TestWindowsBuildMissedPromptFailsEarly(t *testing.T) {
 // An automationConfig step that fails fails the build: the script (run
 // at once here, no key is pressed) waits for text that never comes; the
 // build stops naming the script's file, line and step, saves the failed
-// screen and keeps the runner's debug output as NAME.automation/; the
+// step's screen (the runner's screenshot) and keeps the runner's debug output as NAME.automation/; the
 // cleanup stack stops QEMU and swtpm and leaves no image.
 func TestWindowsBuildFailingAutomation(t *testing.T) {
 	requireStandinTools(t)
 	testutil.RequiresCommand(t, "tesseract")
 	iso := standinISO(t, t.TempDir(), 0)
 	script := filepath.Join(t.TempDir(), "setup.yaml")
-	os.WriteFile(script, []byte("boot_commands:\n  - wait: {text: 'Windows Setup is ready', timeout: 8}\n  - type: '${PASSWORD}'\n"), 0o644)
+	// 3 s: the stand-in without a key powers off about 14 s after QEMU
+	// starts, and the script must fail first.
+	os.WriteFile(script, []byte("boot_commands:\n  - wait: {text: 'Windows Setup is ready', timeout: 3}\n  - type: '${PASSWORD}'\n"), 0o644)
 	r, src, opts, logs := standinBuild(t, iso, "installTimeout: 10m\nautomationConfig: "+script+"\n")
 	opts.PressKeysFor = -1
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -222,9 +224,12 @@ func TestWindowsBuildFailingAutomation(t *testing.T) {
 // (not an hour later) with a screenshot of the screen at that moment.
 func TestWindowsBuildInstallTimeout(t *testing.T) {
 	requireStandinTools(t)
-	iso := standinISO(t, t.TempDir(), 0)
+	// The key is pressed and "Setup" runs (for 10 minutes): QEMU is up
+	// when installTimeout passes. (Without a key the stand-in powers off
+	// about 14 s after QEMU starts, which races the 15 s.)
+	iso := standinISO(t, t.TempDir(), 600)
 	r, src, opts, _ := standinBuild(t, iso, "installTimeout: 15s\n")
-	opts.PressKeysFor = -1
+	opts.PressKeysFor = 14 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
