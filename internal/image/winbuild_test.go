@@ -63,6 +63,10 @@ func standinBuild(t *testing.T, iso, extra string) (*Recipe, *Source, Options, *
 }
 
 func requireStandinTools(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots the stand-in Setup under QEMU (seconds to minutes under TCG)")
+	}
 	testutil.RequiresQEMU(t)
 	testutil.RequiresCommand(t, "qemu-img")
 	testutil.RequiresCommand(t, "swtpm")
