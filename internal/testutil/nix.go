@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,24 @@ func NixpkgsLib(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	starts := []string{dir}
+	// A clone (git clone . /tmp/x) looks beside the checkout it came from.
+	if out, err := exec.Command("git", "-C", dir, "remote", "get-url", "origin").Output(); err == nil {
+		if origin := strings.TrimSpace(string(out)); filepath.IsAbs(origin) {
+			starts = append(starts, origin)
+		}
+	}
+	for _, start := range starts {
+		if lib := sharedNixpkgsLib(start); lib != "" {
+			return lib
+		}
+	}
+	Missing(t, "nixpkgs' lib (shared/nixpkgs-lib/lib beside the repository or the repository it was cloned from, or DESKVM_NIXPKGS_LIB)")
+	return ""
+}
+
+// sharedNixpkgsLib is shared/nixpkgs-lib/lib in dir or a parent of it.
+func sharedNixpkgsLib(dir string) string {
 	for {
 		cand := filepath.Join(dir, "shared", "nixpkgs-lib", "lib")
 		if _, err := os.Stat(filepath.Join(cand, "default.nix")); err == nil {
@@ -45,12 +64,10 @@ func NixpkgsLib(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			break
+			return ""
 		}
 		dir = parent
 	}
-	Missing(t, "nixpkgs' lib (shared/nixpkgs-lib/lib beside the repository, or DESKVM_NIXPKGS_LIB)")
-	return ""
 }
 
 // NixCommand is name (nix-instantiate, nix) with NixEnv.
