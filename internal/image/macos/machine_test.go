@@ -152,12 +152,20 @@ func TestMachineStartsInQEMU(t *testing.T) {
 	if st, err := p.QMP.Status(ctx); err != nil || st != "running" {
 		t.Fatalf("status after 3 s %q %v (%s)", st, err, p.Stderr())
 	}
-	if err := p.QMP.Quit(ctx); err != nil {
-		t.Fatal(err)
+	// Stopping is not what is tested: under TCG with four vCPUs in the
+	// firmware QEMU sometimes never answers quit (86 s once), so it
+	// gets 15 s and then a kill.
+	qctx, qcancel := context.WithTimeout(context.Background(), 15*time.Second)
+	if err := p.QMP.Quit(qctx); err != nil {
+		t.Logf("qmp quit: %v; killing qemu", err)
+		p.Kill()
 	}
-	p.Wait(ctx)
+	p.Wait(qctx)
+	qcancel()
 
-	out, err := exec.CommandContext(ctx, bin, "-machine", "q35,accel=tcg", "-smp", "1,cores=4", "-nodefaults", "-display", "none", "-S", "-monitor", "none").CombinedOutput()
+	tctx, tcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer tcancel()
+	out, err := exec.CommandContext(tctx, bin, "-machine", "q35,accel=tcg", "-smp", "1,cores=4", "-nodefaults", "-display", "none", "-S", "-monitor", "none").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "Invalid CPU topology") {
 		t.Errorf("the reference's -smp 1,cores=4: err %v, output %s", err, out)
 	}
