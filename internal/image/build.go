@@ -146,3 +146,66 @@ func writeJSON(path string, v any) error {
 
 // shq quotes one argument for the guest's shell.
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// buildCommon is what a build of any kind has: the recipe and where its
+// outputs go, what decides the cache key, the cleanup stack, the step
+// times and the manifest the last step writes.
+type buildCommon struct {
+	r    *Recipe
+	src  *Source
+	opts Options
+	out  Outputs
+
+	recipeDigest string
+	tools        Tools
+	inputs       []InputRecord
+	key          string
+
+	cleanups Cleanups
+	steps    []StepTime
+	manifest *Manifest
+}
+
+func newBuildCommon(r *Recipe, src *Source, opts Options) buildCommon {
+	return buildCommon{r: r, src: src, opts: opts, out: Outputs{Dir: opts.OutDir, Name: r.Name}}
+}
+
+// runPipeline is a build of any kind: the inputs recorded (from the
+// cache, nothing fetched), a cache hit returned without booting, else the
+// steps run on the cleanup stack and the manifest rewritten with the last
+// step's time too.
+func (b *buildCommon) runPipeline(ctx context.Context, inputRecords func(context.Context, bool) error, stepList func() []Step) (_ *Result, err error) {
+	log := b.opts.log()
+	if err := inputRecords(ctx, false); err != nil {
+		return nil, err
+	}
+	b.key = cacheKey(b.recipeDigest, b.inputs, b.tools)
+	cacheDir, err := b.opts.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	if !b.opts.Force {
+		if m, ok := checkCache(b.out, b.key, cacheDir, log); ok {
+			b.opts.note("cache hit: %s is up to date (built %s); nothing booted", b.out.Image(), m.BuiltAt.Format(time.RFC3339))
+			return &Result{Outputs: b.out, Manifest: m, CacheHit: true}, nil
+		}
+	}
+	if err := os.MkdirAll(b.out.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	defer func() {
+		if cerr := b.cleanups.Run(log); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := runSteps(ctx, stepList(), &b.steps, b.opts.Progress, log); err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.r.Name, err)
+	}
+	// The manifest was written inside the last step; now it gets that
+	// step's time too.
+	b.manifest.Steps = b.steps
+	if err := writeJSON(b.out.Manifest(), b.manifest); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return &Result{Outputs: b.out, Manifest: b.manifest}, nil
+}

@@ -274,24 +274,33 @@ func (g *guest) connect(ctx context.Context) (*ssh.Client, error) {
 		HostKeyAlgorithms: automation.HostKeyAlgorithms(g.knownHosts, g.addr),
 		Timeout:           20 * time.Second,
 	}
+	c, err := dialSSH(ctx, g.addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.client = c
+	return g.client, nil
+}
+
+// dialSSH connects and shakes hands within 30 s of ctx.
+func dialSSH(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(dctx, "tcp", g.addr)
+	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	// x/crypto/ssh takes no context: closing the connection interrupts
 	// a handshake that hangs (a guest still booting accepts and stalls).
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	c, chans, reqs, err := ssh.NewClientConn(conn, g.addr, cfg)
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	stop()
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ssh handshake: %w", err)
 	}
-	g.client = ssh.NewClient(c, chans, reqs)
-	return g.client, nil
+	return ssh.NewClient(c, chans, reqs), nil
 }
 
 func (g *guest) closeSSH() {

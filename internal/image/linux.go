@@ -22,19 +22,10 @@ import (
 
 // linuxBuild is the typed state the Linux steps share.
 type linuxBuild struct {
-	r    *Recipe
-	src  *Source
-	opts Options
-	out  Outputs
-	fw   hostfacts.Firmware
+	buildCommon
+	fw      hostfacts.Firmware
+	userKey string // the recipe's public key line, "" when generated
 
-	recipeDigest string
-	tools        Tools
-	inputs       []InputRecord
-	key          string
-	userKey      string // the recipe's public key line, "" when generated
-
-	cleanups Cleanups
 	work     string // OUT/.NAME.build-*, removed at the end
 	base     fetch.Result
 	disk     string // overlay on the cloud image
@@ -44,12 +35,10 @@ type linuxBuild struct {
 	seedISO  string
 	guest    *guest
 	compact  string // OUT/.NAME.qcow2.partial-*
-	steps    []StepTime
-	manifest *Manifest
 }
 
 func newLinuxBuild(ctx context.Context, r *Recipe, src *Source, opts Options) (*linuxBuild, error) {
-	b := &linuxBuild{r: r, src: src, opts: opts, out: Outputs{Dir: opts.OutDir, Name: r.Name}}
+	b := &linuxBuild{buildCommon: newBuildCommon(r, src, opts)}
 	b.fw, _ = hostFirmware()
 	var err error
 	if b.recipeDigest, err = r.Digest(src); err != nil {
@@ -129,40 +118,8 @@ func (b *linuxBuild) inputRecords(ctx context.Context, fetchIt bool) error {
 	return nil
 }
 
-func (b *linuxBuild) run(ctx context.Context) (_ *Result, err error) {
-	log := b.opts.log()
-	if err := b.inputRecords(ctx, false); err != nil {
-		return nil, err
-	}
-	b.key = cacheKey(b.recipeDigest, b.inputs, b.tools)
-	cacheDir, err := b.opts.cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	if !b.opts.Force {
-		if m, ok := checkCache(b.out, b.key, cacheDir, log); ok {
-			b.opts.note("cache hit: %s is up to date (built %s); nothing booted", b.out.Image(), m.BuiltAt.Format(time.RFC3339))
-			return &Result{Outputs: b.out, Manifest: m, CacheHit: true}, nil
-		}
-	}
-	if err := os.MkdirAll(b.out.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
-	}
-	defer func() {
-		if cerr := b.cleanups.Run(log); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	if err := runSteps(ctx, b.stepList(), &b.steps, b.opts.Progress, log); err != nil {
-		return nil, fmt.Errorf("build %s: %w", b.r.Name, err)
-	}
-	// The manifest was written inside the last step; now it gets that
-	// step's time too.
-	b.manifest.Steps = b.steps
-	if err := writeJSON(b.out.Manifest(), b.manifest); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	return &Result{Outputs: b.out, Manifest: b.manifest}, nil
+func (b *linuxBuild) run(ctx context.Context) (*Result, error) {
+	return b.runPipeline(ctx, b.inputRecords, b.stepList)
 }
 
 func (b *linuxBuild) stepList() []Step {

@@ -32,17 +32,7 @@ const DefaultPressKeysFor = 30 * time.Second
 
 // windowsBuild is the typed state the Windows steps share.
 type windowsBuild struct {
-	r    *Recipe
-	src  *Source
-	opts Options
-	out  Outputs
-
-	recipeDigest string
-	tools        Tools
-	inputs       []InputRecord
-	key          string
-
-	cleanups  Cleanups
+	buildCommon
 	work      string // OUT/.NAME.build-*
 	sockDir   string // short directory for the QMP and swtpm sockets
 	winISO    fetch.Result
@@ -56,21 +46,19 @@ type windowsBuild struct {
 	script    *automation.Script // the recipe's automationConfig, loaded
 	pressDone chan struct{}      // closed when the press-any-key phase ends
 	compact   string
-	steps     []StepTime
-	manifest  *Manifest
 }
 
 // windowsStepNames are the steps of a Windows build, in order.
 func windowsStepNames(r *Recipe) []string {
 	var names []string
-	for _, s := range (&windowsBuild{r: r}).stepList() {
+	for _, s := range (&windowsBuild{buildCommon: buildCommon{r: r}}).stepList() {
 		names = append(names, s.Name)
 	}
 	return names
 }
 
 func newWindowsBuild(ctx context.Context, r *Recipe, src *Source, opts Options) (*windowsBuild, error) {
-	b := &windowsBuild{r: r, src: src, opts: opts, out: Outputs{Dir: opts.OutDir, Name: r.Name}}
+	b := &windowsBuild{buildCommon: newBuildCommon(r, src, opts)}
 	var err error
 	if b.recipeDigest, err = r.Digest(src); err != nil {
 		return nil, err
@@ -158,38 +146,8 @@ func (b *windowsBuild) inputRecords(ctx context.Context, fetchIt bool) error {
 	return nil
 }
 
-func (b *windowsBuild) run(ctx context.Context) (_ *Result, err error) {
-	log := b.opts.log()
-	if err := b.inputRecords(ctx, false); err != nil {
-		return nil, err
-	}
-	b.key = cacheKey(b.recipeDigest, b.inputs, b.tools)
-	cacheDir, err := b.opts.cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	if !b.opts.Force {
-		if m, ok := checkCache(b.out, b.key, cacheDir, log); ok {
-			b.opts.note("cache hit: %s is up to date (built %s); nothing booted", b.out.Image(), m.BuiltAt.Format(time.RFC3339))
-			return &Result{Outputs: b.out, Manifest: m, CacheHit: true}, nil
-		}
-	}
-	if err := os.MkdirAll(b.out.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
-	}
-	defer func() {
-		if cerr := b.cleanups.Run(log); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	if err := runSteps(ctx, b.stepList(), &b.steps, b.opts.Progress, log); err != nil {
-		return nil, fmt.Errorf("build %s: %w", b.r.Name, err)
-	}
-	b.manifest.Steps = b.steps
-	if err := writeJSON(b.out.Manifest(), b.manifest); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	return &Result{Outputs: b.out, Manifest: b.manifest}, nil
+func (b *windowsBuild) run(ctx context.Context) (*Result, error) {
+	return b.runPipeline(ctx, b.inputRecords, b.stepList)
 }
 
 func (b *windowsBuild) stepFetch(ctx context.Context) error {
@@ -769,21 +727,11 @@ func (w *winSSH) connect(ctx context.Context) error {
 		HostKeyAlgorithms: automation.HostKeyAlgorithms(w.knownHosts, w.addr),
 		Timeout:           20 * time.Second,
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(dctx, "tcp", w.addr)
+	c, err := dialSSH(ctx, w.addr, cfg)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
-	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	c, chans, reqs, err := ssh.NewClientConn(conn, w.addr, cfg)
-	stop()
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("ssh handshake: %w", err)
-	}
-	w.client = ssh.NewClient(c, chans, reqs)
+	w.client = c
 	return nil
 }
 

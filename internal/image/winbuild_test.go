@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"image/png"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,26 +18,9 @@ import (
 
 const standinPassword = `pa&ss<"w'> x`
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // standinBuild loads a windows recipe for the stand-in ISO and returns
 // it with options whose debug log is captured.
-func standinBuild(t *testing.T, iso, extra string) (*Recipe, *Source, Options, *lockedBuffer) {
+func standinBuild(t *testing.T, iso, extra string) (*Recipe, *Source, Options, *testutil.LockedBuffer) {
 	t.Helper()
 	media := testutil.WindowsMediaFixture(t)
 	dir := t.TempDir()
@@ -53,7 +34,7 @@ func standinBuild(t *testing.T, iso, extra string) (*Recipe, *Source, Options, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	opts := Options{
 		OutDir: filepath.Join(dir, "out"), Accel: "tcg",
 		Fetcher: &fetch.Fetcher{CacheDir: filepath.Join(dir, "cache")},

@@ -214,7 +214,7 @@ type RunningGuest struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
-	stderr  *lockedBuffer
+	stderr  *LockedBuffer
 	serial  *serialSink
 	stdin   io.WriteCloser
 
@@ -277,7 +277,7 @@ func startTinyGuest(t testing.TB, qemu string, files TinyGuestFiles, opts TinyGu
 		QMPSocket: filepath.Join(sockDir, fmt.Sprintf("qmp%d.sock", attempt)),
 		QGASocket: filepath.Join(sockDir, fmt.Sprintf("qga%d.sock", attempt)),
 		exited:    make(chan struct{}),
-		stderr:    &lockedBuffer{},
+		stderr:    &LockedBuffer{},
 	}
 	logFile, err := os.Create(g.SerialLog)
 	if err != nil {
@@ -743,18 +743,20 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe to write from one goroutine (exec's
+// copying one, a logger) while a test reads it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

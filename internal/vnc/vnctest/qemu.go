@@ -5,7 +5,6 @@ package vnctest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +39,7 @@ type QEMU struct {
 	// Addr is the VNC address for vnc.Dial: "unix:/path" or "127.0.0.1:port".
 	Addr    string
 	monitor string
-	stderr  *lockedBuffer
+	stderr  *testutil.LockedBuffer
 	cmd     *exec.Cmd
 	exited  chan struct{}
 }
@@ -57,7 +55,7 @@ func Start(t testing.TB, o Options) *QEMU {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 
-	q := &QEMU{monitor: filepath.Join(dir, "mon.sock"), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	q := &QEMU{monitor: filepath.Join(dir, "mon.sock"), stderr: &testutil.LockedBuffer{}, exited: make(chan struct{})}
 	var vnc string
 	if o.TCP {
 		port := freePort(t)
@@ -178,24 +176,6 @@ func readPrompt(r *bufio.Reader) (string, error) {
 			return strings.TrimSuffix(b.String(), "(qemu) "), nil
 		}
 	}
-}
-
-// lockedBuffer is written by exec's copying goroutine and read by tests.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Stderr is what QEMU printed so far.
