@@ -162,6 +162,7 @@ type buildCommon struct {
 	key          string
 
 	cleanups Cleanups
+	compact  string // OUT/.NAME.qcow2.partial-*, renamed to the image at the end
 	steps    []StepTime
 	manifest *Manifest
 }
@@ -208,4 +209,70 @@ func (b *buildCommon) runPipeline(ctx context.Context, inputRecords func(context
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &Result{Outputs: b.out, Manifest: b.manifest}, nil
+}
+
+// compactDisk writes disk compressed into b.compact, a temporary file
+// beside the output that the cleanup stack removes unless it became the
+// image.
+func (b *buildCommon) compactDisk(ctx context.Context, disk string) error {
+	f, err := os.CreateTemp(b.out.Dir, "."+b.r.Name+".qcow2.partial-")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	b.compact = f.Name()
+	// CreateTemp makes 0600; the image is read by others (libvirt's QEMU
+	// user when it is a Desktop VM's baseImage).
+	if err := os.Chmod(b.compact, 0o644); err != nil {
+		return err
+	}
+	b.cleanups.Push("partial image "+b.compact, func(context.Context) error {
+		if err := os.Remove(b.compact); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	return runTool(ctx, "qemu-img", "convert", "-c", "-O", "qcow2", disk, b.compact)
+}
+
+// newManifest is the manifest of the compacted image without its boot
+// record, which each kind fills in.
+func (b *buildCommon) newManifest(ctx context.Context) (*Manifest, error) {
+	info, err := qemuImgInfo(ctx, b.compact)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := fileSHA256(b.compact)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(b.compact)
+	if err != nil {
+		return nil, err
+	}
+	return &Manifest{
+		Name: b.r.Name, Kind: b.r.Kind, RecipeDigest: b.recipeDigest, CacheKey: b.key, Inputs: b.inputs,
+		Output: OutputRecord{File: filepath.Base(b.out.Image()), Format: "qcow2", SHA256: digest, VirtualSize: info.VirtualSize, Size: st.Size()},
+		Tools:  b.tools, BuiltAt: time.Now().UTC().Truncate(time.Second),
+		Steps: append([]StepTime(nil), b.steps...),
+	}, nil
+}
+
+// publish renames the compacted image to its final name, records its
+// digest for later cache checks and writes the manifest last, so a
+// manifest never names an output that is not there.
+func (b *buildCommon) publish(m *Manifest) error {
+	if err := os.Rename(b.compact, b.out.Image()); err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if cacheDir, err := b.opts.cacheDir(); err == nil {
+		if err := writeOutputRecord(cacheDir, b.out.Image(), m.Output.SHA256); err != nil {
+			b.opts.log().Warn("build record not written; the next cache check hashes the image", "err", err)
+		}
+	}
+	if err := writeJSON(b.out.Manifest(), m); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	b.manifest = m
+	return nil
 }

@@ -34,7 +34,6 @@ type linuxBuild struct {
 	seedArgs seed.Args
 	seedISO  string
 	guest    *guest
-	compact  string // OUT/.NAME.qcow2.partial-*
 }
 
 func newLinuxBuild(ctx context.Context, r *Recipe, src *Source, opts Options) (*linuxBuild, error) {
@@ -457,47 +456,16 @@ func (b *linuxBuild) stepPowerOff(ctx context.Context) error {
 }
 
 func (b *linuxBuild) stepCompact(ctx context.Context) error {
-	f, err := os.CreateTemp(b.out.Dir, "."+b.r.Name+".qcow2.partial-")
-	if err != nil {
-		return err
-	}
-	f.Close()
-	b.compact = f.Name()
-	// CreateTemp makes 0600; the image is read by others (libvirt's QEMU
-	// user when it is a Desktop VM's baseImage).
-	if err := os.Chmod(b.compact, 0o644); err != nil {
-		return err
-	}
-	b.cleanups.Push("partial image "+b.compact, func(context.Context) error {
-		if err := os.Remove(b.compact); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
-	})
-	return runTool(ctx, "qemu-img", "convert", "-c", "-O", "qcow2", b.disk, b.compact)
+	return b.compactDisk(ctx, b.disk)
 }
 
 func (b *linuxBuild) stepOutputs(ctx context.Context) error {
-	info, err := qemuImgInfo(ctx, b.compact)
+	m, err := b.newManifest(ctx)
 	if err != nil {
 		return err
 	}
-	digest, err := fileSHA256(b.compact)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(b.compact)
-	if err != nil {
-		return err
-	}
-	m := &Manifest{
-		Name: b.r.Name, Kind: b.r.Kind, RecipeDigest: b.recipeDigest, CacheKey: b.key, Inputs: b.inputs,
-		Output: OutputRecord{File: filepath.Base(b.out.Image()), Format: "qcow2", SHA256: digest, VirtualSize: info.VirtualSize, Size: st.Size()},
-		Tools:  b.tools, BuiltAt: time.Now().UTC().Truncate(time.Second),
-		Boot: BootRecord{Firmware: b.r.Firmware, MemoryMiB: b.r.Memory.MiB, CPUs: b.r.CPUs, Username: b.r.Username,
-			Hostname: b.r.Hostname, Health: *b.r.Health, Generalized: *b.r.Finalize},
-	}
-	m.Steps = append([]StepTime(nil), b.steps...)
+	m.Boot = BootRecord{Firmware: b.r.Firmware, MemoryMiB: b.r.Memory.MiB, CPUs: b.r.CPUs, Username: b.r.Username,
+		Hostname: b.r.Hostname, Health: *b.r.Health, Generalized: *b.r.Finalize}
 
 	// Everything but the manifest first; the manifest last, so a
 	// manifest never names outputs that are not there.
@@ -530,17 +498,5 @@ func (b *linuxBuild) stepOutputs(ctx context.Context) error {
 	if err := writeFileAtomic(b.out.Run(), []byte(script), 0o755); err != nil {
 		return fmt.Errorf("run script: %w", err)
 	}
-	if err := os.Rename(b.compact, b.out.Image()); err != nil {
-		return fmt.Errorf("image: %w", err)
-	}
-	if cacheDir, err := b.opts.cacheDir(); err == nil {
-		if err := writeOutputRecord(cacheDir, b.out.Image(), digest); err != nil {
-			b.opts.log().Warn("build record not written; the next cache check hashes the image", "err", err)
-		}
-	}
-	if err := writeJSON(b.out.Manifest(), m); err != nil {
-		return fmt.Errorf("manifest: %w", err)
-	}
-	b.manifest = m
-	return nil
+	return b.publish(m)
 }

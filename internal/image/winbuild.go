@@ -45,7 +45,6 @@ type windowsBuild struct {
 	ssh       *winSSH
 	script    *automation.Script // the recipe's automationConfig, loaded
 	pressDone chan struct{}      // closed when the press-any-key phase ends
-	compact   string
 }
 
 // windowsStepNames are the steps of a Windows build, in order.
@@ -589,46 +588,17 @@ func (b *windowsBuild) stepPowerOff(ctx context.Context) error {
 }
 
 func (b *windowsBuild) stepCompact(ctx context.Context) error {
-	f, err := os.CreateTemp(b.out.Dir, "."+b.r.Name+".qcow2.partial-")
-	if err != nil {
-		return err
-	}
-	f.Close()
-	b.compact = f.Name()
-	if err := os.Chmod(b.compact, 0o644); err != nil {
-		return err
-	}
-	b.cleanups.Push("partial image "+b.compact, func(context.Context) error {
-		if err := os.Remove(b.compact); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
-	})
-	return runTool(ctx, "qemu-img", "convert", "-c", "-O", "qcow2", b.plan.Disk, b.compact)
+	return b.compactDisk(ctx, b.plan.Disk)
 }
 
 func (b *windowsBuild) stepOutputs(ctx context.Context) error {
-	info, err := qemuImgInfo(ctx, b.compact)
-	if err != nil {
-		return err
-	}
-	digest, err := fileSHA256(b.compact)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(b.compact)
+	m, err := b.newManifest(ctx)
 	if err != nil {
 		return err
 	}
 	r := b.r
-	m := &Manifest{
-		Name: r.Name, Kind: r.Kind, RecipeDigest: b.recipeDigest, CacheKey: b.key, Inputs: b.inputs,
-		Output: OutputRecord{File: filepath.Base(b.out.Image()), Format: "qcow2", SHA256: digest, VirtualSize: info.VirtualSize, Size: st.Size()},
-		Tools:  b.tools, BuiltAt: time.Now().UTC().Truncate(time.Second),
-		Boot: BootRecord{Firmware: "uefi", MemoryMiB: r.Memory.MiB, CPUs: r.CPUs, Username: r.Username, Health: *r.Health,
-			SecureBoot: *r.SecureBoot, Edition: fmt.Sprintf("%d %s", b.plan.Edition.Index, b.plan.Edition.Name)},
-	}
-	m.Steps = append([]StepTime(nil), b.steps...)
+	m.Boot = BootRecord{Firmware: "uefi", MemoryMiB: r.Memory.MiB, CPUs: r.CPUs, Username: r.Username, Health: *r.Health,
+		SecureBoot: *r.SecureBoot, Edition: fmt.Sprintf("%d %s", b.plan.Edition.Index, b.plan.Edition.Name)}
 	// Everything but the manifest first; the manifest last.
 	if err := os.Rename(b.plan.Vars, b.out.EFIVars()); err != nil {
 		return fmt.Errorf("uefi vars: %w", err)
@@ -643,19 +613,7 @@ func (b *windowsBuild) stepOutputs(ctx context.Context) error {
 	}
 	os.Remove(b.out.FailedScreen())
 	os.RemoveAll(b.out.AutomationDir())
-	if err := os.Rename(b.compact, b.out.Image()); err != nil {
-		return fmt.Errorf("image: %w", err)
-	}
-	if cacheDir, err := b.opts.cacheDir(); err == nil {
-		if err := writeOutputRecord(cacheDir, b.out.Image(), digest); err != nil {
-			b.opts.log().Warn("build record not written; the next cache check hashes the image", "err", err)
-		}
-	}
-	if err := writeJSON(b.out.Manifest(), m); err != nil {
-		return fmt.Errorf("manifest: %w", err)
-	}
-	b.manifest = m
-	return nil
+	return b.publish(m)
 }
 
 // screenKeeper keeps the latest QMP screendump.
