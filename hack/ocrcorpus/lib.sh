@@ -40,7 +40,7 @@ vm_start() {
 vm_stop() {
 	[ -n "${VM_PID:-}" ] || return 0
 	printf 'quit\n' >&3 2>/dev/null || true
-	exec 3>&- 2>/dev/null || true
+	{ exec 3>&-; } 2>/dev/null || true
 	wait "$VM_PID" 2>/dev/null || true
 	kill "${VM_DRAIN:-}" 2>/dev/null || true
 	VM_PID=""
@@ -65,6 +65,7 @@ typestr() {
 		' ') k=spc ;; '-') k=minus ;; '_') k=shift-minus ;; '.') k=dot ;; '/') k=slash ;;
 		':') k=shift-semicolon ;; ',') k=comma ;; '=') k=equal ;; '\') k=backslash ;;
 		'(') k=shift-9 ;; ')') k=shift-0 ;; '*') k=shift-8 ;; '"') k=shift-apostrophe ;;
+		'<') k=shift-comma ;; '>') k=shift-dot ;; '|') k=shift-backslash ;;
 		*) log "typestr: cannot type '$c'"; return 1 ;;
 		esac
 		mon "sendkey $k"
