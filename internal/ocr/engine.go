@@ -17,6 +17,9 @@ type pieceText struct {
 	// alts is a second reading at another enlargement, made when the
 	// first one was weak (see reread).
 	alts [][]Word
+	// font is the cell font the lines were read in (readCells), nil when
+	// Tesseract read them; word boxes are then whole cells.
+	font *cellFont
 }
 
 // Tesseract is the stateless Engine: it prepares the region, reads every
@@ -53,13 +56,15 @@ func (t *Tesseract) Recognize(ctx context.Context, img image.Image, region image
 	}
 	ink := inkImage(sub)
 	pieces := t.pieces(ink, segment(ink, ink.Rect))
-	texts, err := t.read(ctx, ink, pieces)
+	cells, partial, rest := readCells(sub, pieces, nil)
+	texts, err := t.read(ctx, ink, rest)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.reread(ctx, ink, pieces, texts); err != nil {
+	if _, err := t.reread(ctx, ink, rest, texts); err != nil {
 		return nil, err
 	}
+	withCells(texts, cells, partial)
 	return assemble(pieces, texts), nil
 }
 
@@ -324,21 +329,26 @@ func distribute(words []tsvWord, pl []placement) map[uint64]pieceText {
 // assemble places every piece's text at its position and orders lines.
 func assemble(ps []piece, texts map[uint64]pieceText) *Result {
 	res := &Result{}
-	place := func(p piece, lines [][]Word) []Line {
+	place := func(p piece, lines [][]Word, font *cellFont) []Line {
 		var out []Line
 		for _, ws := range lines {
 			moved := make([]Word, len(ws))
 			for i, w := range ws {
-				w.BBox = w.BBox.Add(p.src.Min).Intersect(p.src)
+				w.BBox = w.BBox.Add(p.src.Min)
+				if font == nil {
+					w.BBox = w.BBox.Intersect(p.src)
+				}
 				moved[i] = w
 			}
-			out = append(out, newLine(moved))
+			l := newLine(moved)
+			l.cell = font
+			out = append(out, l)
 		}
 		return out
 	}
 	for _, p := range ps {
 		pt := texts[p.key]
-		lines, alts := place(p, pt.lines), place(p, pt.alts)
+		lines, alts := place(p, pt.lines, pt.font), place(p, pt.alts, nil)
 		if len(lines) == 0 {
 			lines, alts = alts, nil
 		}
@@ -348,6 +358,7 @@ func assemble(ps []piece, texts map[uint64]pieceText) *Result {
 		res.Lines = append(res.Lines, lines...)
 	}
 	sortReadingOrder(res.Lines)
+	res.Lines = joinCellLines(res.Lines)
 	return res
 }
 

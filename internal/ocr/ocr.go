@@ -33,6 +33,8 @@ type Line struct {
 	// enlargement of a line read with low confidence); Find accepts a
 	// phrase in any of them.
 	alts []Line
+	// cell is the cell font the line was read in, if any.
+	cell *cellFont
 }
 
 // Word is one recognised word with its confidence (0–1) and box.

@@ -29,6 +29,7 @@ type Reader struct {
 	cache map[uint64]*cacheEntry
 	gen   int
 	stats ReadStats
+	grid  cellGrid // the cell font grid of the last frame
 }
 
 // ReadStats describe the last Read.
@@ -36,6 +37,7 @@ type ReadStats struct {
 	ChangedRows int // rows that differed from the previous frame
 	Lines       int // line images on the screen
 	Cached      int // of those, already known
+	Cells       int // distinct line images read as cell-font glyphs, without tesseract
 	Read        int // distinct line images given to tesseract
 	Reread      int // of those, read a second time at another enlargement (weak first reading)
 }
@@ -162,6 +164,12 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 		todo = append(todo, p)
 	}
 	r.stats.Lines, r.stats.Cached = len(pieces), len(pieces)-len(todo)
+	cells, partial, todo := readCells(r.prev, todo, &r.grid)
+	for k, v := range cells {
+		texts[k] = v
+		r.cache[k] = &cacheEntry{text: v, used: r.gen}
+	}
+	r.stats.Cells = len(cells)
 	if len(todo) > 0 {
 		got, err := r.eng.read(ctx, r.ink, todo)
 		if err == nil {
@@ -172,6 +180,7 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 			return nil, err
 		}
 		r.stats.Read = len(got)
+		withCells(got, nil, partial)
 		for k, v := range got {
 			texts[k] = v
 			r.cache[k] = &cacheEntry{text: v, used: r.gen}
