@@ -80,6 +80,9 @@ func Find(res *Result, q Query) []Match {
 			}
 			ms = findIn(li, words, q)
 		}
+		if len(ms) == 0 {
+			ms = findMore(res, li, words, q)
+		}
 		out = append(out, ms...)
 	}
 	return out

