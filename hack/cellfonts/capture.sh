@@ -17,6 +17,8 @@
 #   large  Linux fbcon's 16×32 Terminus font (fbcon=font:TER16x32)
 #   fixed  console-setup's Fixed16 (8×16), the Debian installer's console
 #          font, loaded into the tiny guest's console with loadfont
+#   xterm  xterm's default font "fixed" (6×13) and 9x15, X core bitmap
+#          fonts, on Xvfb
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -104,5 +106,27 @@ section large && {
 	linux ter-16x32 16x32 90 "fbcon TER16x32 on OVMF's framebuffer" "" "$ascii" "console=tty0 fbcon=font:TER16x32" \
 		-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" \
 		-drive "if=pflash,format=raw,file=$VM_DIR/vars.fd"
+}
+### xterm's bitmap fonts on Xvfb: the grid starts inside xterm's 2-pixel border
+section xterm && {
+	for d in $(seq 140 199); do
+		[ -e "/tmp/.X11-unix/X$d" ] || [ -e "/tmp/.X$d-lock" ] || break
+	done
+	mkdir -p "$VM_DIR/fb"
+	Xvfb ":$d" -screen 0 1024x768x24 -fbdir "$VM_DIR/fb" -nolisten tcp >"$VM_DIR/xvfb.log" 2>&1 &
+	xvfb=$!
+	sleep 2
+	for f in fixed:xterm-6x13:6x13 9x15:xterm-9x15:9x15; do
+		IFS=: read -r xfont name cell <<<"$f"
+		DISPLAY=":$d" xterm -fn "$xfont" -geometry 80x10+0+0 -bg black -fg white -e sh -c "cat '$ascii'; sleep 30" &
+		xt=$!
+		sleep 3
+		"$TOPNG" "$VM_DIR/fb/Xvfb_screen0" "$OUT/$name.png"
+		kill "$xt" 2>/dev/null || true
+		wait "$xt" 2>/dev/null || true
+		"$VM_DIR/cut" -png "$OUT/$name.png" -cell "$cell" -ox 2 -oy 2 -text "$ascii" -name "$name" \
+			-source "xterm $(dpkg-query -W -f '${Version}' xterm) -fn $xfont on Xvfb" -out "$fonts/$name.txt"
+	done
+	kill "$xvfb"
 }
 log "fonts in $fonts"

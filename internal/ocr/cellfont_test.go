@@ -100,7 +100,7 @@ func TestReadCellsExact(t *testing.T) {
 		"link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff",
 		"Il1| O0o @ {x86_64} `tick' \"q\" ~$%^&*",
 	}
-	for _, name := range []string{"efi-8x19", "vga-9x16", "fb-8x16", "ter-16x32"} {
+	for _, name := range []string{"efi-8x19", "vga-9x16", "fb-8x16", "fixed-8x16", "ter-16x32"} {
 		t.Run(name, func(t *testing.T) {
 			f := cellFontByName(t, name)
 			img := image.NewRGBA(image.Rect(0, 0, 70*f.w+5, 8*f.h+3))

@@ -6,8 +6,9 @@
 //
 // CHARS.txt has the characters as they appear on the screen: each of its
 // lines is a row of cells starting at column 0 of the console, the rows
-// one under another. The grid starts at ((W mod w)/2, (H mod h)/2), as
-// consoles centre their text area; the tool finds the row where the
+// one under another. Consoles centre their text area, so the grid starts
+// at ((W-cols*w)/2, (H-rows*h)/2) for some cols and rows (or at -ox,
+// -oy, such as xterm's border); the tool finds the row where the
 // characters start and checks that every ASCII character is a distinct
 // glyph of one colour on its row's background. Characters outside ASCII
 // that the font does not have (drawn blank, or like another) are left
@@ -37,8 +38,8 @@ func main() {
 	flag.StringVar(&name, "name", "", "font name")
 	flag.StringVar(&source, "source", "", "where the glyphs were captured")
 	flag.StringVar(&out, "out", "", "font file to write")
-	flag.IntVar(&ox, "ox", -1, "grid origin x (default (W mod w)/2)")
-	flag.IntVar(&oy, "oy", -1, "grid origin y (default (H mod h)/2)")
+	flag.IntVar(&ox, "ox", -1, "grid origin x (default: try every centred grid)")
+	flag.IntVar(&oy, "oy", -1, "grid origin y (default: try every centred grid)")
 	flag.Parse()
 	if err := run(pngPath, cell, textPath, name, source, out, ox, oy); err != nil {
 		fmt.Fprintln(os.Stderr, "cut:", err)
@@ -80,16 +81,21 @@ func run(pngPath, cell, textPath, name, source, out string, ox, oy int) error {
 	}
 	var found []cand
 	var lastErr error
+	var xs, ys []int
 	for cols := W / w; cols >= len(rows[0]); cols-- {
-		x0 := (W - cols*w) / 2
-		if ox >= 0 && x0 != ox {
-			continue
-		}
-		for nrows := H / h; nrows >= len(rows); nrows-- {
-			y00 := (H - nrows*h) / 2
-			if oy >= 0 && y00 != oy {
-				continue
-			}
+		xs = append(xs, (W-cols*w)/2)
+	}
+	for nrows := H / h; nrows >= len(rows); nrows-- {
+		ys = append(ys, (H-nrows*h)/2)
+	}
+	if ox >= 0 {
+		xs = []int{ox}
+	}
+	if oy >= 0 {
+		ys = []int{oy}
+	}
+	for _, x0 := range xs {
+		for _, y00 := range ys {
 			for r := 0; y00+(r+len(rows))*h <= H; r++ {
 				glyphs, notes, err := cut(img, w, h, x0, y00+r*h, rows)
 				if err != nil {
@@ -146,7 +152,7 @@ func cut(img *image.RGBA, w, h, x0, y0 int, rows [][]rune) (map[rune][]uint32, [
 			return nil, nil, fmt.Errorf("row %d: the cell after it is not blank", i+1)
 		}
 		bg := cs[0]
-		if ok := len(colours(img, image.Rect(end.Min.X-len(row)*w-w, y, end.Min.X-len(row)*w, y+h))) == 1; !ok && x0 > 0 {
+		if ok := len(colours(img, image.Rect(x0-w, y, x0, y+h))) == 1; !ok && x0 >= w {
 			return nil, nil, fmt.Errorf("row %d: the cell before it is not blank", i+1)
 		}
 		var fg color.RGBA
