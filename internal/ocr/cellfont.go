@@ -189,8 +189,9 @@ const probeCells = 3
 // readCells reads the pieces drawn in a cell font. It returns the texts
 // of pieces read completely, those of pieces read in part (a line that
 // also holds cells of no known glyph: a logo behind it, a character the
-// font lacks), and the pieces for Tesseract, including those read in
-// part. g, if not nil, carries the grid from one call to the next.
+// font lacks; at least as many known glyphs as such cells, two of them
+// letters or digits), and the pieces for Tesseract, including those read
+// in part. g, if not nil, carries the grid from one call to the next.
 func readCells(img *image.RGBA, ps []piece, g *cellGrid) (cells, partial map[uint64]pieceText, rest []piece) {
 	fonts, err := loadCellFonts()
 	if err != nil || len(fonts) == 0 {
@@ -209,7 +210,7 @@ func readCells(img *image.RGBA, ps []piece, g *cellGrid) (cells, partial map[uin
 			cells[p.key] = pt
 			continue
 		}
-		if len(pt.lines) > 0 {
+		if pt.known >= pt.bad && alnums(pt) >= minAlnum {
 			partial[p.key] = pt
 		}
 		rest = append(rest, p)
@@ -305,7 +306,6 @@ func probe(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) bool {
 // glyph), their boxes the cells' relative to b's corner. complete tells
 // whether all cells were blank or known glyphs.
 func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pt pieceText, complete bool) {
-	complete = true
 	for y := oy; y < b.Max.Y; y += f.h {
 		var words []Word
 		var cur []rune
@@ -329,9 +329,10 @@ func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pt
 					box = box.Union(cell)
 				}
 				cur = append(cur, r)
+				pt.known++
 			default:
 				flush()
-				complete = false
+				pt.bad++
 			}
 		}
 		flush()
@@ -340,7 +341,7 @@ func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pt
 		}
 	}
 	pt.font = f
-	return pt, complete && len(pt.lines) > 0
+	return pt, pt.bad == 0 && len(pt.lines) > 0
 }
 
 // maxCellGap is the widest run of blank cells inside one line of cell

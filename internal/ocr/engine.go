@@ -18,8 +18,10 @@ type pieceText struct {
 	// first one was weak (see reread).
 	alts [][]Word
 	// font is the cell font the lines were read in (readCells), nil when
-	// Tesseract read them; word boxes are then whole cells.
-	font *cellFont
+	// Tesseract read them; word boxes are then whole cells. known and bad
+	// count the cells that were known glyphs and those that were not.
+	font       *cellFont
+	known, bad int
 }
 
 // Tesseract is the stateless Engine: it prepares the region, reads every
