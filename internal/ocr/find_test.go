@@ -102,7 +102,13 @@ func TestFindFuzzyThreshold(t *testing.T) {
 		{"install", "installs", false}, // letters added at the end
 		{"detect", "detection", false}, // a longer word
 		{"language", "languagc", true},
-		{"v2.2", "v2.3", false}, // digits are exact
+		{"v2.2", "v2.3", false},        // digits are exact
+		{"cdrom0", "cdrom@", true},     // a dotted zero
+		{"cdrom0", "cdroma", false},    // not any letter
+		{"dev/vda2", "devjvda2", true}, // a slanted slash
+		{"dev/vda2", "devfvda2", true},
+		{"dev/vda2", "devxvda2", false},
+		{"dev/vda2", "devjvda3", false},
 	}
 	for _, c := range cases {
 		d := wordDistance(c.want, c.got, true)
@@ -255,5 +261,54 @@ func TestFindAlternativeReading(t *testing.T) {
 	}
 	if ms := Find(res, Query{Text: "Manuel network setup", Fuzzy: true}); len(ms) != 0 {
 		t.Errorf("one letter off found in the alternative: %+v", ms)
+	}
+}
+
+// TestFindSlashAndZeroSlips: the slanted slash of a sans-serif screen
+// font read as j, f or i (also as a word's first character, where the
+// slash of the query is punctuation), and the dotted or slashed zero of
+// a monospace font read as "@" (also at a word's end and alone). One
+// digit or letter off is still not found.
+func TestFindSlashAndZeroSlips(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "/devjvda2 30.5G"),
+		lineOf(20, 0, "fdev/sdal 64G"),
+		lineOf(40, 0, "/media/cdrom@ udf,iso9660 user,noauto"),
+		lineOf(60, 0, "vfat umask=0077 @ 1"),
+		lineOf(80, 0, "root@deskvm:~# ssh user@"),
+		lineOf(100, 0, "ietc/fstab: static"),
+	)
+	cases := []struct {
+		q    string
+		want bool
+	}{
+		{"/dev/vda2", true},
+		{"/dev/vda3", false},
+		{"/dev/vdb2", false},
+		{"/dev/sda1", true},  // f for the leading slash, l for one
+		{"/dev/sda2", false}, // a digit off
+		{"dev/sda1", false},  // no slash in the query: the f is a letter more
+		{"/media/cdrom0", true},
+		{"/media/cdrom1", false},
+		{"umask=0077 0 1", true},
+		{"umask=0077 8 1", false},
+		{"umask=0077 0 0", false},
+		{"root@deskvm", true},
+		{"user", true}, // the plain reading still counts
+		{"/etc/fstab:", true},
+		{"/etc/fstab: static", true},
+		{"/etc/fstat: static", false},
+		{"etc/fstab", false},
+	}
+	for _, c := range cases {
+		if got := len(Find(res, Query{Text: c.q, Fuzzy: true})) > 0; got != c.want {
+			t.Errorf("Find(%q) found=%v, want %v", c.q, got, c.want)
+		}
+	}
+	// Without fuzzy matching none of these slips counts.
+	for _, q := range []string{"/dev/vda2", "/media/cdrom0"} {
+		if ms := Find(res, Query{Text: q}); len(ms) != 0 {
+			t.Errorf("Find(%q) without fuzzy: %+v", q, ms)
+		}
 	}
 }
