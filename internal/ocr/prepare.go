@@ -540,9 +540,22 @@ func cleanInk(g *image.Gray, r image.Rectangle) {
 			}
 		}
 	}
+	// Long vertical lines first: what they leave beside them is measured
+	// without them. A highlight bar that ends at a list's frame leaves a
+	// 2-px edge that is thin only once the frame's column is gone.
 	parallelRows(0, w, func(x0, x1 int) {
 		for x := x0; x < x1; x++ {
-			verticalClean(hlen, kill, w, h, x)
+			longVertical(hlen, kill, w, h, x)
+		}
+	})
+	parallelRows(0, h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			withoutKilled(hlen[y*w:(y+1)*w], kill[y*w:(y+1)*w])
+		}
+	})
+	parallelRows(0, w, func(x0, x1 int) {
+		for x := x0; x < x1; x++ {
+			verticalClean(hlen, kill, w, h, x, func(y int) bool { return pix(x, y)[0] < faintCutoff })
 		}
 	})
 	parallelRows(0, h, func(y0, y1 int) {
@@ -609,16 +622,95 @@ func horizontalClean(row []uint8, hl []uint8, kl []bool) {
 	flush()
 }
 
+// longVertical marks the vertical ink runs of column x at least
+// maxInkRunV long.
+func longVertical(hlen []uint8, kill []bool, w, h, x int) {
+	for y := 0; y < h; {
+		if hlen[y*w+x] == 0 {
+			y++
+			continue
+		}
+		y1 := y
+		for y1 < h && hlen[y1*w+x] != 0 {
+			y1++
+		}
+		if y1-y >= maxInkRunV {
+			for k := y; k < y1; k++ {
+				kill[k*w+x] = true
+			}
+		}
+		y = y1
+	}
+}
+
+// withoutKilled sets the horizontal run length of each ink pixel of a row
+// to that of its run without the pixels marked for erasing (which count
+// as 1: they stay ink for the vertical runs they are part of).
+func withoutKilled(hl []uint8, kl []bool) {
+	for x := 0; x < len(hl); {
+		if hl[x] == 0 || kl[x] {
+			if hl[x] != 0 {
+				hl[x] = 1
+			}
+			x++
+			continue
+		}
+		x1 := x + 1
+		for x1 < len(hl) && hl[x1] != 0 && !kl[x1] {
+			x1++
+		}
+		v := uint8(min(x1-x, 255))
+		for k := x; k < x1; k++ {
+			hl[k] = v
+		}
+		x = x1
+	}
+}
+
+// maxBridge and faintCutoff: a vertical run of ink goes on through up to
+// maxBridge pixels lighter than inkCutoff but darker than faintCutoff
+// when ink follows.
+const (
+	maxBridge   = 2
+	faintCutoff = 200
+)
+
+// bridge returns how many faint pixels from row y on column x lead to ink
+// (at most maxBridge), or 0.
+func bridge(hlen []uint8, w, h, x, y int, faint func(y int) bool) int {
+	for k := 0; k < maxBridge && y+k < h; k++ {
+		if !faint(y + k) {
+			return 0
+		}
+		if y+k+1 < h && hlen[(y+k+1)*w+x] != 0 {
+			return k + 1
+		}
+	}
+	return 0
+}
+
 // verticalClean marks long and thin vertical runs and vertical dotted
 // lines of column x.
-func verticalClean(hlen []uint8, kill []bool, w, h, x int) {
+func verticalClean(hlen []uint8, kill []bool, w, h, x int, faint func(y int) bool) {
 	for y := 0; y < h; {
 		if hlen[y*w+x] == 0 {
 			y++
 			continue
 		}
 		y1, thin := y, 0
-		for y1 < h && hlen[y1*w+x] != 0 {
+		for y1 < h {
+			if hlen[y1*w+x] == 0 {
+				// An anti-aliased line whose shade wavers around the
+				// ink cutoff goes on through a pixel or two just
+				// lighter than that.
+				b := bridge(hlen, w, h, x, y1, faint)
+				if b == 0 {
+					break
+				}
+				thin += b
+				y1 += b
+				continue
+			}
 			if hlen[y1*w+x] <= 2 {
 				thin++
 			}

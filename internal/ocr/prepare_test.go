@@ -199,6 +199,42 @@ func TestCleanInkRemovesFramesAndCursor(t *testing.T) {
 	}
 }
 
+// A selected row of a list (GTK tree view): the highlight bar ends at the
+// list's 1-px frame, and the 2 px of window background left of the frame
+// come out as ink (the bar's colour is their background). With the frame
+// they are a 3-px stroke; once the frame's long line is gone they are a
+// thin line like a button side, and go too. And the side of a button
+// whose anti-aliased shade wavers around the ink cutoff (one pixel just
+// lighter every so often) is still one line.
+func TestCleanInkLinesBesideFramesAndFaint(t *testing.T) {
+	window := color.RGBA{246, 245, 244, 255}
+	frameC := color.RGBA{205, 199, 194, 255}
+	bar := color.RGBA{53, 132, 228, 255}
+	m := canvasRGBA(300, 140, window)
+	list := image.Rect(2, 10, 280, 120)
+	fillRect(m, list, frameC)
+	fillRect(m, list.Inset(1), white)
+	fillRect(m, image.Rect(3, 40, 279, 63), bar)
+	drawText(m, 10, 56, "/dev/vda1", white)
+	// Outside the list, a button side 30 px long: ink 155 with a pixel at
+	// 171 every 8 rows.
+	side := color.RGBA{196, 196, 196, 255}
+	fillRect(m, image.Rect(290, 75, 291, 105), side)
+	for y := 80; y < 105; y += 8 {
+		m.Set(290, y, color.RGBA{204, 204, 204, 255})
+	}
+	g := inkImage(m)
+	if n := countInk(g, image.Rect(0, 40, 3, 63)); n > 0 {
+		t.Errorf("bar edge beside the frame: %d ink pixels left", n)
+	}
+	if n := countInk(g, image.Rect(289, 70, 292, 110)); n > 0 {
+		t.Errorf("faint button side: %d ink pixels left", n)
+	}
+	if n := countInk(g, image.Rect(10, 44, 75, 60)); n < 40 {
+		t.Errorf("text erased: %d ink pixels", n)
+	}
+}
+
 func TestSegmentLines(t *testing.T) {
 	m := canvasRGBA(640, 120, white)
 	drawText(m, 10, 20, "Bosnian", black)
