@@ -262,6 +262,82 @@ func TestSegmentLines(t *testing.T) {
 	}
 }
 
+// blurred is m with each pixel averaged with its right and lower
+// neighbours: text drawn in basicfont gets the grey edges of
+// anti-aliased text.
+func blurred(m *image.RGBA) *image.RGBA {
+	out := image.NewRGBA(m.Rect)
+	b := m.Rect
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			var s [3]int
+			for _, d := range []image.Point{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				c := m.RGBAAt(min(x+d.X, b.Max.X-1), min(y+d.Y, b.Max.Y-1))
+				s[0], s[1], s[2] = s[0]+int(c.R), s[1]+int(c.G), s[2]+int(c.B)
+			}
+			out.SetRGBA(x, y, color.RGBA{uint8(s[0] / 4), uint8(s[1] / 4), uint8(s[2] / 4), 255})
+		}
+	}
+	return out
+}
+
+// The cells of one table row in anti-aliased text are cut to the row's
+// height, so that a cell with only digits or small letters is enlarged
+// like the cells beside it; pixel-font rows are left as they are.
+func TestSegmentEvensRowCells(t *testing.T) {
+	m := canvasRGBA(600, 60, white)
+	drawText(m, 10, 30, "Typing", black) // ascenders and descenders
+	drawText(m, 150, 30, "0", black)     // digits only
+	drawText(m, 250, 30, "none", black)  // small letters only
+	for _, c := range []struct {
+		name   string
+		img    *image.RGBA
+		evened bool
+	}{{"anti-aliased", blurred(m), true}, {"pixel font", m, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			g := inkImage(c.img)
+			row := segment(g, g.Rect)
+			if len(row) != 3 {
+				t.Fatalf("cells %v, want 3", row)
+			}
+			same := row[0].Min.Y == row[1].Min.Y && row[1].Min.Y == row[2].Min.Y &&
+				row[0].Max.Y == row[1].Max.Y && row[1].Max.Y == row[2].Max.Y
+			if same != c.evened {
+				t.Errorf("cells %v: evened=%v, want %v", row, same, c.evened)
+			}
+		})
+	}
+}
+
+// A cell grows only over empty rows: not into ink above or below it in
+// its columns, and not to the height of a piece more than twice as tall.
+func TestEvenRowsStopsAtInk(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 300, 60))
+	for i := range g.Pix {
+		g.Pix[i] = 255
+	}
+	grey := func(r image.Rectangle) { // anti-aliased ink
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				g.SetGray(x, y, color.Gray{100})
+			}
+		}
+	}
+	a, b := image.Rect(10, 20, 50, 32), image.Rect(100, 22, 130, 30)
+	tall := image.Rect(200, 5, 210, 50)
+	grey(a)
+	grey(b)
+	grey(tall)
+	grey(image.Rect(100, 20, 130, 21)) // ink in b's columns, above it
+	got := evenRows(g, []image.Rectangle{a, b, tall})
+	if want := image.Rect(100, 21, 130, 32); got[1] != want {
+		t.Errorf("b: %v, want %v", got[1], want)
+	}
+	if got[0] != a || got[2] != tall {
+		t.Errorf("a: %v, tall: %v; want them unchanged", got[0], got[2])
+	}
+}
+
 func TestSegmentTouchingLines(t *testing.T) {
 	// Two lines joined by a tall glyph column (CJK fills its cell).
 	m := canvasRGBA(300, 60, white)
