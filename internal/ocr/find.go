@@ -47,8 +47,9 @@ type Match struct {
 //     Z/2, g/9/q, e/c, U/V, T/I, ./, and :/; (see confusions), the
 //     dotted zero of monospace fonts read as "@" (also at a word's end or
 //     alone), the slanted slash of sans-serif fonts read as j, f or i
-//     (also at the start of a query word that starts with "/"), and the
-//     pairs rn/m, vv/w, cl/d, each counted as one slip;
+//     (also at the start of a query word that starts with "/"), the
+//     crossed colon of X11's fixed fonts read as 3, and the pairs rn/m,
+//     vv/w, cl/d, each counted as one slip;
 //   - at most 30% of the phrase's characters (at least 1) may be slips;
 //   - punctuation inside a query word may come out as a space (OCR splits
 //     "52:54:00:12:34:56" after a colon, "x86_64" at the underscore), a
@@ -388,6 +389,8 @@ var confusions = func() map[[2]rune]bool {
 		// The dotted or slashed zero of monospace fonts; the slanted
 		// slash of sans-serif fonts, which descends like a j.
 		"0@", "/j", "/f", "/i",
+		// The colon of X11's fixed fonts, whose dots are crosses.
+		":3",
 	} {
 		a, b := []rune(p)[0], []rune(p)[1]
 		m[[2]rune{a, b}], m[[2]rune{b, a}] = true, true

@@ -109,6 +109,9 @@ func TestFindFuzzyThreshold(t *testing.T) {
 		{"dev/vda2", "devfvda2", true},
 		{"dev/vda2", "devxvda2", false},
 		{"dev/vda2", "devjvda3", false},
+		{"254:0", "25430", true}, // a colon of X11's fixed font
+		{"254:0", "25431", false},
+		{"254:0", "25330", false},
 	}
 	for _, c := range cases {
 		d := wordDistance(c.want, c.got, true)
