@@ -53,10 +53,14 @@ type Match struct {
 //   - at most 30% of the phrase's characters (at least 1) may be slips;
 //   - punctuation inside a query word may come out as a space (OCR splits
 //     "52:54:00:12:34:56" after a colon, "x86_64" at the underscore), a
-//     space may appear next to such punctuation, and an underscore or a
-//     bracket may be lost (one slip);
+//     space may appear next to such punctuation, punctuation next to such
+//     a space may be missing ("fe80::5054" read as "fe80: :5054", whose
+//     words lose their colons), and an underscore or a bracket may be
+//     lost (one slip);
 //   - one recognised word may stand for up to three query words run
-//     together ("GoBack" for "Go Back").
+//     together ("GoBack" for "Go Back");
+//   - the phrase may end before, or start after, a "/", "," or "=" inside
+//     a recognised word ("10.0.2.15" in "10.0.2.15/24").
 //
 // Never a word that only adds or drops letters, so "detect" does not
 // match "detection", "Install" not "Installs", "HTTP" not "HTTPS".
@@ -250,7 +254,7 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 	budget := max(1, (30*total)/100)
 	var out []Match
 	for i := 0; i < len(lw); i++ {
-		end, slips := matchFrom(qv, lw, alt, i, q.Fuzzy)
+		end, slips := matchFrom(qv, lw, alt, i, q.Fuzzy, true)
 		if end < 0 || slips > budget {
 			continue
 		}
@@ -284,7 +288,7 @@ type variant struct {
 // with punctuation inside may be split over up to four line words
 // ("52:54:00: 12:34:56"), but a word without punctuation is never split,
 // so "Hostname" does not match "host name".
-func matchFrom(qv queryWords, lw []string, alt [][]variant, i int, fuzzy bool) (int, int) {
+func matchFrom(qv queryWords, lw []string, alt [][]variant, i int, fuzzy, first bool) (int, int) {
 	qw := qv.w
 	if len(qw) == 0 {
 		return i, 0
@@ -314,10 +318,13 @@ func matchFrom(qv queryWords, lw []string, alt [][]variant, i int, fuzzy bool) (
 					}
 				}
 			}
+			if d < 0 && fuzzy && m == 1 {
+				d = partDistance(want, got, first, k == len(qw))
+			}
 			if d < 0 {
 				continue
 			}
-			end, e := matchFrom(qv.from(k), lw, alt, i+m, fuzzy)
+			end, e := matchFrom(qv.from(k), lw, alt, i+m, fuzzy, false)
 			if end < 0 {
 				continue
 			}
@@ -328,6 +335,35 @@ func matchFrom(qv queryWords, lw []string, alt [][]variant, i int, fuzzy bool) (
 	}
 	return best, bestSlips
 }
+
+// partDistance compares a query word with the part of a recognised word
+// before (last: the phrase ends there) or after (first: it starts there)
+// a separator inside it: an address shown with its prefix length
+// ("10.0.2.15" in "10.0.2.15/24"), a value after "=", a list item before
+// ",". A phrase never ends or starts inside a word at other punctuation
+// ("10.0.2" is not found in "10.0.2.15").
+func partDistance(want, got string, first, last bool) int {
+	for p, r := range got {
+		if !strings.ContainsRune(partSeparators, r) {
+			continue
+		}
+		if last {
+			if d := wordDistance(want, got[:p], true); d >= 0 {
+				return d
+			}
+		}
+		if first {
+			if d := wordDistance(want, got[p+1:], true); d >= 0 {
+				return d
+			}
+		}
+	}
+	return -1
+}
+
+// partSeparators separate the parts of a token that a phrase may end or
+// start at.
+const partSeparators = "/,="
 
 // wordVariants are other readings of the recognised word raw (normalised
 // as n) that fuzzy matching tries: with an "i" for the bracket or bar it
@@ -458,6 +494,12 @@ func confusionDistance(q, g []rune) int {
 			}
 			if j < m && g[j] == ' ' && (i > 0 && isPunct(q[i-1]) || i < n && isPunct(q[i])) {
 				relax(i, j+1, c)
+			}
+			if i < n && isPunct(q[i]) && (j > 0 && g[j-1] == ' ' || j < m && g[j] == ' ') {
+				// Where OCR split a word, the punctuation beside the
+				// space was trimmed with the word's end ("fe80::5054"
+				// read as "fe80:" ":5054").
+				relax(i+1, j, c)
 			}
 			if i < n && (q[i] == '_' || isBracket(q[i])) {
 				relax(i+1, j, c+1)

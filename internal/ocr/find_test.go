@@ -315,3 +315,43 @@ func TestFindSlashAndZeroSlips(t *testing.T) {
 		}
 	}
 }
+
+// TestFindSplitIdentifiers: an address split by OCR at its colons, whose
+// trimmed words lost the colons beside the spaces, is found; so is an
+// address or value that is one part of a longer token ("10.0.2.15" in
+// "10.0.2.15/24"), but only at the phrase's ends and only at "/", ","
+// or "=".
+func TestFindSplitIdentifiers(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "inet6 fe80: :5054: ff: fel2:3456/64 scope link"),
+		lineOf(20, 0, "inet 10.0.2.15/24 scope global eth0"),
+		lineOf(40, 0, "udf,iso9660 user,noauto 0 0"),
+	)
+	cases := []struct {
+		q    string
+		want bool
+	}{
+		{"fe80::5054:ff:fe12:3456/64", true},
+		{"fe80::5054:ff:fe12:3457/64", false},
+		{"fe80::5054:ff:fe13:3456/64", false},
+		{"fe80::5055:ff:fe12:3456/64", false},
+		{"10.0.2.15", true},
+		{"inet 10.0.2.15", true},
+		{"10.0.2.16", false},
+		{"10.0.2.1", false},
+		{"10.0.2", false},          // not at a dot
+		{"10.0.2.15 scope", false}, // "/24" lies between
+		{"24 scope global", true},
+		{"iso9660 user", true},
+		{"iso9661", false},
+		{"noauto 0 0", true},
+	}
+	for _, c := range cases {
+		if got := len(Find(res, Query{Text: c.q, Fuzzy: true})) > 0; got != c.want {
+			t.Errorf("Find(%q) found=%v, want %v", c.q, got, c.want)
+		}
+	}
+	if ms := Find(res, Query{Text: "10.0.2.15"}); len(ms) != 0 {
+		t.Errorf("part of a word without fuzzy: %+v", ms)
+	}
+}
