@@ -192,7 +192,8 @@ func (b bgMap) at(y, x int) bool {
 // bgRowOf marks the pixels of row y that are background: in a run of at
 // least maxStrokeRun px, or in a long run whose colour continues
 // tallReach rows up or down in tallWidth adjacent columns somewhere
-// along it.
+// along it, or in a long run more than a row thick that a stem at most
+// maxStemWidth px wide separates from background of its colour.
 func bgRowOf(src *image.RGBA, runs []uint32, w, h, y int, out []bool) []bool {
 	rr := runs[y*w : (y+1)*w]
 	for x := 0; x < w; {
