@@ -44,15 +44,23 @@ type Match struct {
 // arbitrary letter or digit, so a phrase that differs from the screen by
 // one letter or one digit is not found:
 //   - characters that screen fonts draw alike: O/0, I/l/1/|, S/5, B/8,
-//     Z/2, g/9/q, e/c, U/V, T/I, ./, and :/; (see confusions), and the
-//     pairs rn/m, vv/w, cl/d, each counted as one slip;
+//     Z/2, g/9/q, e/c, U/V, T/I, ./, and :/; (see confusions), the
+//     dotted zero of monospace fonts read as "@" (also at a word's end or
+//     alone), the slanted slash of sans-serif fonts read as j, f or i
+//     (also at the start of a query word that starts with "/"), the
+//     crossed colon of X11's fixed fonts read as 3, and the pairs rn/m,
+//     vv/w, cl/d, each counted as one slip;
 //   - at most 30% of the phrase's characters (at least 1) may be slips;
 //   - punctuation inside a query word may come out as a space (OCR splits
 //     "52:54:00:12:34:56" after a colon, "x86_64" at the underscore), a
-//     space may appear next to such punctuation, and an underscore or a
-//     bracket may be lost (one slip);
+//     space may appear next to such punctuation, punctuation next to such
+//     a space may be missing ("fe80::5054" read as "fe80: :5054", whose
+//     words lose their colons), and an underscore or a bracket may be
+//     lost (one slip);
 //   - one recognised word may stand for up to three query words run
-//     together ("GoBack" for "Go Back").
+//     together ("GoBack" for "Go Back");
+//   - the phrase may end before, or start after, a "/", "," or "=" inside
+//     a recognised word ("10.0.2.15" in "10.0.2.15/24").
 //
 // Never a word that only adds or drops letters, so "detect" does not
 // match "detection", "Install" not "Installs", "HTTP" not "HTTPS".
@@ -216,31 +224,40 @@ func normWord(s string, caseSensitive bool) string {
 }
 
 func findPhrase(li int, ws []Word, q Query) []Match {
-	var qw []string
+	var qw, qslash []string
 	total := 0
 	for _, f := range strings.Fields(q.Text) {
 		if n := normWord(f, q.CaseSensitive); n != "" {
 			qw = append(qw, n)
+			qslash = append(qslash, leadingSlash(f, n, q))
 			total += utf8.RuneCountInString(n)
 		}
 	}
 	if len(qw) == 0 {
 		return nil
 	}
-	// Words that are only punctuation ("-", "|") take no part.
-	var lw, alt []string
+	// Words that are only punctuation ("-", "|") take no part, unless
+	// they are a misread zero ("@").
+	var lw []string
+	var alt [][]variant
 	var lws []Word
 	for _, w := range ws {
-		if n := normWord(w.Text, q.CaseSensitive); n != "" {
+		n := normWord(w.Text, q.CaseSensitive)
+		vs := wordVariants(w.Text, n, q)
+		if n == "" && len(vs) > 0 {
+			n, vs = vs[0].s, vs[1:]
+		}
+		if n != "" {
 			lw = append(lw, n)
 			lws = append(lws, w)
-			alt = append(alt, leadingBar(w.Text, n, q))
+			alt = append(alt, vs)
 		}
 	}
+	qv := queryWords{w: qw, slash: qslash}
 	budget := max(1, (30*total)/100)
 	var out []Match
 	for i := 0; i < len(lw); i++ {
-		end, slips := matchFrom(qw, lw, alt, i, q.Fuzzy)
+		end, slips := matchFrom(qv, lw, alt, i, q.Fuzzy, true)
 		if end < 0 || slips > budget {
 			continue
 		}
@@ -250,6 +267,23 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 	return out
 }
 
+// queryWords are the normalised words of a query and, for each, its
+// form with a leading slash ("/dev/vda1") or "".
+type queryWords struct {
+	w, slash []string
+}
+
+func (q queryWords) from(k int) queryWords {
+	return queryWords{w: q.w[k:], slash: q.slash[k:]}
+}
+
+// variant is another way to read a recognised word and the slips it
+// costs beyond those of the comparison.
+type variant struct {
+	s    string
+	cost int
+}
+
 // matchFrom matches all query words against line words from index i on
 // and returns the end index and the number of slips, or -1. One line word
 // may stand for up to three query words run together ("GoBack" for
@@ -257,7 +291,8 @@ func findPhrase(li int, ws []Word, q Query) []Match {
 // with punctuation inside may be split over up to four line words
 // ("52:54:00: 12:34:56"), but a word without punctuation is never split,
 // so "Hostname" does not match "host name".
-func matchFrom(qw, lw, alt []string, i int, fuzzy bool) (int, int) {
+func matchFrom(qv queryWords, lw []string, alt [][]variant, i int, fuzzy, first bool) (int, int) {
+	qw := qv.w
 	if len(qw) == 0 {
 		return i, 0
 	}
@@ -272,16 +307,27 @@ func matchFrom(qw, lw, alt []string, i int, fuzzy bool) (int, int) {
 			parts = 4
 		}
 		for m := 1; m <= parts && i+m <= len(lw); m++ {
-			d := wordDistance(want, strings.Join(lw[i:i+m], " "), fuzzy)
-			if d < 0 && m == 1 && alt[i] != "" {
-				if d = wordDistance(want, alt[i], fuzzy); d >= 0 {
-					d++
+			got := strings.Join(lw[i:i+m], " ")
+			d := wordDistance(want, got, fuzzy)
+			if d < 0 && k == 1 && qv.slash[0] != "" {
+				// The leading slash read as a letter ("jdev/vda1").
+				d = wordDistance(qv.slash[0], got, fuzzy)
+			}
+			if d < 0 && m == 1 {
+				for _, a := range alt[i] {
+					if e := wordDistance(want, a.s, fuzzy); e >= 0 {
+						d = e + a.cost
+						break
+					}
 				}
+			}
+			if d < 0 && fuzzy && m == 1 {
+				d = partDistance(want, got, first, k == len(qw))
 			}
 			if d < 0 {
 				continue
 			}
-			end, e := matchFrom(qw[k:], lw, alt, i+m, fuzzy)
+			end, e := matchFrom(qv.from(k), lw, alt, i+m, fuzzy, false)
 			if end < 0 {
 				continue
 			}
@@ -293,9 +339,78 @@ func matchFrom(qw, lw, alt []string, i int, fuzzy bool) (int, int) {
 	return best, bestSlips
 }
 
+// partDistance compares a query word with the part of a recognised word
+// before (last: the phrase ends there) or after (first: it starts there)
+// a separator inside it: an address shown with its prefix length
+// ("10.0.2.15" in "10.0.2.15/24"), a value after "=", a list item before
+// ",". A phrase never ends or starts inside a word at other punctuation
+// ("10.0.2" is not found in "10.0.2.15").
+func partDistance(want, got string, first, last bool) int {
+	for p, r := range got {
+		if !strings.ContainsRune(partSeparators, r) {
+			continue
+		}
+		// The part's own end punctuation is ignored as a word's is:
+		// "Fv(7CB8…)" is found in "Fv(7CB8…)/FvFile(462C…)".
+		if last {
+			if d := wordDistance(want, normWord(got[:p], true), true); d >= 0 {
+				return d
+			}
+		}
+		if first {
+			if d := wordDistance(want, normWord(got[p+1:], true), true); d >= 0 {
+				return d
+			}
+		}
+	}
+	return -1
+}
+
+// partSeparators separate the parts of a token that a phrase may end or
+// start at.
+const partSeparators = "/,="
+
+// wordVariants are other readings of the recognised word raw (normalised
+// as n) that fuzzy matching tries: with an "i" for the bracket or bar it
+// starts with ("[nteractive": OCR often reads a capital I of a screen
+// font so), and with an "@" at its ends kept (the dotted or slashed zero
+// of monospace fonts: "/media/cdrom@", "@" alone), which the trimming of
+// punctuation would otherwise drop.
+func wordVariants(raw, n string, q Query) []variant {
+	if !q.Fuzzy {
+		return nil
+	}
+	var vs []variant
+	if strings.Contains(raw, "@") {
+		// Kept as "@", which wordDistance takes for a zero (one slip).
+		z := strings.TrimFunc(raw, func(r rune) bool { return r != '@' && !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		if !q.CaseSensitive {
+			z = strings.ToLower(z)
+		}
+		if z != n {
+			vs = append(vs, variant{z, 0})
+		}
+	}
+	if b := leadingBar(raw, n, q); b != "" {
+		vs = append(vs, variant{b, 1})
+	}
+	return vs
+}
+
+// leadingSlash returns the query word raw (normalised as n) with its
+// leading slash when it starts with one ("/dev/vda1"), else "": a slash
+// of a sans-serif screen font is often read as j, f or i, which then no
+// longer is punctuation trimmed from the word.
+func leadingSlash(raw, n string, q Query) string {
+	if !q.Fuzzy || !strings.HasPrefix(raw, "/") || n == "" {
+		return ""
+	}
+	return "/" + n
+}
+
 // leadingBar returns the recognised word raw, normalised as n, with an
-// "i" for the bracket or bar it starts with ("[nteractive": OCR often
-// reads a capital I of a screen font so), or "" when it starts otherwise.
+// "i" for the bracket or bar it starts with, or "" when it starts
+// otherwise.
 func leadingBar(raw, n string, q Query) string {
 	if !q.Fuzzy || len(raw) < 2 || !strings.ContainsRune("[|!", rune(raw[0])) || !unicode.IsLetter(rune(raw[1])) {
 		return ""
@@ -312,6 +427,11 @@ var confusions = func() map[[2]rune]bool {
 	for _, p := range []string{
 		"o0", "il", "i1", "l1", "i|", "l|", "1|", "i!", "l!", "s5", "b8", "z2",
 		"g9", "gq", "q9", "ec", "uv", "ti", ".,", ":;", "'\"", "'`",
+		// The dotted or slashed zero of monospace fonts; the slanted
+		// slash of sans-serif fonts, which descends like a j.
+		"0@", "/j", "/f", "/i",
+		// The colon of X11's fixed fonts, whose dots are crosses.
+		":3",
 	} {
 		a, b := []rune(p)[0], []rune(p)[1]
 		m[[2]rune{a, b}], m[[2]rune{b, a}] = true, true
@@ -379,6 +499,12 @@ func confusionDistance(q, g []rune) int {
 			}
 			if j < m && g[j] == ' ' && (i > 0 && isPunct(q[i-1]) || i < n && isPunct(q[i])) {
 				relax(i, j+1, c)
+			}
+			if i < n && isPunct(q[i]) && (j > 0 && g[j-1] == ' ' || j < m && g[j] == ' ') {
+				// Where OCR split a word, the punctuation beside the
+				// space was trimmed with the word's end ("fe80::5054"
+				// read as "fe80:" ":5054").
+				relax(i+1, j, c)
 			}
 			if i < n && (q[i] == '_' || isBracket(q[i])) {
 				relax(i+1, j, c+1)

@@ -1,66 +1,13 @@
 package ocr
 
-import "unicode/utf8"
-
-// Two more ways a phrase is found when a line has no match as read: in a
-// path whose components are one word on the screen, and across the
-// wrap of a paragraph.
-
-// findMore looks for a phrase query on line li that findIn did not find
-// in words: among the path components of the words, then running on
-// into the lines the line wraps to.
+// findMore looks for a phrase query that starts on line li and that
+// findIn did not find in words: running on into the lines the line
+// wraps to.
 func findMore(res *Result, li int, words []Word, q Query) []Match {
 	if q.Regex != nil || q.Contains {
 		return nil
 	}
-	if split, ok := splitPaths(words); ok {
-		if ms := findIn(li, split, q); len(ms) > 0 {
-			return ms
-		}
-	}
 	return findWrapped(res, li, words, q)
-}
-
-// splitPaths cuts words at an inner '/' into their components, each
-// after the first keeping its '/', with boxes shared out by characters:
-// "Fv(7CB8…)/FvFile(462C…)" is found by "Fv(7CB8…)", "/dev/vda1" by
-// "vda1". A query with a '/' still matches the components in a row (a
-// query word's inner punctuation may come out as a word break).
-func splitPaths(ws []Word) ([]Word, bool) {
-	var out []Word
-	split := false
-	for _, w := range ws {
-		parts := pathParts(w.Text)
-		if len(parts) < 2 {
-			out = append(out, w)
-			continue
-		}
-		split = true
-		n, at := utf8.RuneCountInString(w.Text), 0
-		for _, p := range parts {
-			c := utf8.RuneCountInString(p)
-			b := w.BBox
-			b.Min.X = w.BBox.Min.X + w.BBox.Dx()*at/n
-			b.Max.X = w.BBox.Min.X + w.BBox.Dx()*(at+c)/n
-			out = append(out, Word{Text: p, Confidence: w.Confidence, BBox: b})
-			at += c
-		}
-	}
-	return out, split
-}
-
-// pathParts splits s before each '/' that has a character other than
-// '/' on both sides.
-func pathParts(s string) []string {
-	var parts []string
-	start := 0
-	for i := 1; i < len(s)-1; i++ {
-		if s[i] == '/' && s[i-1] != '/' && s[i+1] != '/' {
-			parts = append(parts, s[start:i])
-			start = i
-		}
-	}
-	return append(parts, s[start:])
 }
 
 // maxWrap is how many lines a wrapped phrase may run over.

@@ -59,34 +59,3 @@ func TestFindWrapped(t *testing.T) {
 		t.Errorf("wrapped match box %v, want it to reach into the second line", ms[0].BBox)
 	}
 }
-
-// TestFindPathComponents: a component of a path that is one word on the
-// screen is found; a path one character off is not.
-func TestFindPathComponents(t *testing.T) {
-	res := result(
-		lineOf(0, 0, "DevPath - Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)/FvFile(462CAA21-7614-4503-836E-8AB6F4662331)"),
-		lineOf(20, 0, "brw------- 1 root root 254, 1 Dec 4 18:45 /dev/vda1"),
-		lineOf(40, 0, "see http://ipxe.org/3c654083 now"),
-	)
-	cases := []struct {
-		q    string
-		want []string
-	}{
-		{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)", []string{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)"}},
-		{"FvFile(462CAA21-7614-4503-836E-8AB6F4662331)", []string{"/FvFile(462CAA21-7614-4503-836E-8AB6F4662331)"}},
-		{"DevPath - Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)", []string{"DevPath Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)"}}, // a lone "-" takes no part
-		{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A2)", nil},
-		{"vda1", []string{"/vda1"}},
-		{"/dev/vda1", []string{"/dev/vda1"}},
-		{"/dev/vda2", nil},
-		{"vda", nil},
-		{"ipxe.org", nil}, // "//" is not a component break
-		{"3c654083", []string{"/3c654083"}},
-	}
-	for _, c := range cases {
-		got := matchTexts(Find(res, Query{Text: c.q, Fuzzy: true}))
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%q: found %q, want %q", c.q, got, c.want)
-		}
-	}
-}

@@ -102,7 +102,16 @@ func TestFindFuzzyThreshold(t *testing.T) {
 		{"install", "installs", false}, // letters added at the end
 		{"detect", "detection", false}, // a longer word
 		{"language", "languagc", true},
-		{"v2.2", "v2.3", false}, // digits are exact
+		{"v2.2", "v2.3", false},        // digits are exact
+		{"cdrom0", "cdrom@", true},     // a dotted zero
+		{"cdrom0", "cdroma", false},    // not any letter
+		{"dev/vda2", "devjvda2", true}, // a slanted slash
+		{"dev/vda2", "devfvda2", true},
+		{"dev/vda2", "devxvda2", false},
+		{"dev/vda2", "devjvda3", false},
+		{"254:0", "25430", true}, // a colon of X11's fixed font
+		{"254:0", "25431", false},
+		{"254:0", "25330", false},
 	}
 	for _, c := range cases {
 		d := wordDistance(c.want, c.got, true)
@@ -255,5 +264,98 @@ func TestFindAlternativeReading(t *testing.T) {
 	}
 	if ms := Find(res, Query{Text: "Manuel network setup", Fuzzy: true}); len(ms) != 0 {
 		t.Errorf("one letter off found in the alternative: %+v", ms)
+	}
+}
+
+// TestFindSlashAndZeroSlips: the slanted slash of a sans-serif screen
+// font read as j, f or i (also as a word's first character, where the
+// slash of the query is punctuation), and the dotted or slashed zero of
+// a monospace font read as "@" (also at a word's end and alone). One
+// digit or letter off is still not found.
+func TestFindSlashAndZeroSlips(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "/devjvda2 30.5G"),
+		lineOf(20, 0, "fdev/sdal 64G"),
+		lineOf(40, 0, "/media/cdrom@ udf,iso9660 user,noauto"),
+		lineOf(60, 0, "vfat umask=0077 @ 1"),
+		lineOf(80, 0, "root@deskvm:~# ssh user@"),
+		lineOf(100, 0, "ietc/fstab: static"),
+	)
+	cases := []struct {
+		q    string
+		want bool
+	}{
+		{"/dev/vda2", true},
+		{"/dev/vda3", false},
+		{"/dev/vdb2", false},
+		{"/dev/sda1", true},  // f for the leading slash, l for one
+		{"/dev/sda2", false}, // a digit off
+		{"dev/sda1", false},  // no slash in the query: the f is a letter more
+		{"/media/cdrom0", true},
+		{"/media/cdrom1", false},
+		{"umask=0077 0 1", true},
+		{"umask=0077 8 1", false},
+		{"umask=0077 0 0", false},
+		{"root@deskvm", true},
+		{"user", true}, // the plain reading still counts
+		{"/etc/fstab:", true},
+		{"/etc/fstab: static", true},
+		{"/etc/fstat: static", false},
+		{"etc/fstab", false},
+	}
+	for _, c := range cases {
+		if got := len(Find(res, Query{Text: c.q, Fuzzy: true})) > 0; got != c.want {
+			t.Errorf("Find(%q) found=%v, want %v", c.q, got, c.want)
+		}
+	}
+	// Without fuzzy matching none of these slips counts.
+	for _, q := range []string{"/dev/vda2", "/media/cdrom0"} {
+		if ms := Find(res, Query{Text: q}); len(ms) != 0 {
+			t.Errorf("Find(%q) without fuzzy: %+v", q, ms)
+		}
+	}
+}
+
+// TestFindSplitIdentifiers: an address split by OCR at its colons, whose
+// trimmed words lost the colons beside the spaces, is found; so is an
+// address or value that is one part of a longer token ("10.0.2.15" in
+// "10.0.2.15/24"), but only at the phrase's ends and only at "/", ","
+// or "=".
+func TestFindSplitIdentifiers(t *testing.T) {
+	res := result(
+		lineOf(0, 0, "inet6 fe80: :5054: ff: fel2:3456/64 scope link"),
+		lineOf(20, 0, "inet 10.0.2.15/24 scope global eth0"),
+		lineOf(40, 0, "udf,iso9660 user,noauto 0 0"),
+		lineOf(60, 0, "DevPath - Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)/FvFile(462CAA21-7614-4503-836E-8AB6F4662331)"),
+	)
+	cases := []struct {
+		q    string
+		want bool
+	}{
+		{"fe80::5054:ff:fe12:3456/64", true},
+		{"fe80::5054:ff:fe12:3457/64", false},
+		{"fe80::5054:ff:fe13:3456/64", false},
+		{"fe80::5055:ff:fe12:3456/64", false},
+		{"10.0.2.15", true},
+		{"inet 10.0.2.15", true},
+		{"10.0.2.16", false},
+		{"10.0.2.1", false},
+		{"10.0.2", false},          // not at a dot
+		{"10.0.2.15 scope", false}, // "/24" lies between
+		{"24 scope global", true},
+		{"iso9660 user", true},
+		{"iso9661", false},
+		{"noauto 0 0", true},
+		{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)", true}, // a part's own brackets are its ends
+		{"FvFile(462CAA21-7614-4503-836E-8AB6F4662331)", true},
+		{"Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A2)", false},
+	}
+	for _, c := range cases {
+		if got := len(Find(res, Query{Text: c.q, Fuzzy: true})) > 0; got != c.want {
+			t.Errorf("Find(%q) found=%v, want %v", c.q, got, c.want)
+		}
+	}
+	if ms := Find(res, Query{Text: "10.0.2.15"}); len(ms) != 0 {
+		t.Errorf("part of a word without fuzzy: %+v", ms)
 	}
 }

@@ -123,6 +123,7 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 	bgBuf := getBuf[bool](&bgPool, (t1-t0)*w)
 	defer bgPool.Put(&bgBuf)
 	bgm := bgMap{t0: t0, w: w, m: bgBuf}
+	colBg := make([]uint32, w)
 	for ry := t0; ry < t1; ry++ {
 		bgRowOf(src, runs, w, h, ry, bgBuf[(ry-t0)*w:(ry-t0+1)*w])
 	}
@@ -151,12 +152,24 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 			if hasRight {
 				right = unpack(rr[x1])
 			}
-			bg, ok := surroundingBackground(bgm, runs, w, h, ry, x, x1)
-			if !ok {
+			bg, ok := surroundingBackground(bgm, runs, w, h, ry, x, x1, colBg[x:x1])
+			switch {
+			case !ok:
 				bg = gapBackground(row[4*x:4*x1], left, right, hasLeft, hasRight)
+			case hasLeft && hasRight && left == right && ambiguous(colBg[x:x1]):
+				// Above and below disagree in every column (a descender
+				// that reaches a bar's last row, the field under it):
+				// the gap lies in the bar its row runs through.
+				bg = left
 			}
 			for k := x; k < x1; k++ {
-				out[k] = inkValue(row[4*k:4*k+3], bg)
+				cb := bg
+				if c := colBg[k]; c != 0 {
+					// What surrounds this column above and below (a
+					// field beside a selection bar that starts inside it).
+					cb = unpack(c)
+				}
+				out[k] = inkValue(row[4*k:4*k+3], cb)
 			}
 			x = x1
 		}
@@ -179,7 +192,8 @@ func (b bgMap) at(y, x int) bool {
 // bgRowOf marks the pixels of row y that are background: in a run of at
 // least maxStrokeRun px, or in a long run whose colour continues
 // tallReach rows up or down in tallWidth adjacent columns somewhere
-// along it.
+// along it, or in a long run more than a row thick that a stem at most
+// maxStemWidth px wide separates from background of its colour.
 func bgRowOf(src *image.RGBA, runs []uint32, w, h, y int, out []bool) []bool {
 	rr := runs[y*w : (y+1)*w]
 	for x := 0; x < w; {
@@ -203,8 +217,66 @@ func bgRowOf(src *image.RGBA, runs []uint32, w, h, y int, out []bool) []bool {
 		}
 		x = x1
 	}
+	// A run that only a stem separates from a background run of its
+	// colour continues that background when it is more than one row
+	// thick: the bottom rows of a selection bar that a descender crosses
+	// ("p" in a selected word) are as short as a stroke and not tall (the
+	// field below has another colour).
+	for changed := true; changed; {
+		changed = false
+		for x := 0; x < w; {
+			v := rr[x]
+			x1 := x + 1
+			for x1 < w && rr[x1] == v {
+				x1++
+			}
+			if v != 0 && !out[x] && (bgNear(out, rr, v, x-1, -1) || bgNear(out, rr, v, x1, 1)) && thickAlong(runs, w, h, y, x, x1, v) {
+				for k := x; k < x1; k++ {
+					out[k] = true
+				}
+				changed = true
+			}
+			x = x1
+		}
+	}
 	return out
 }
+
+// bgNear reports whether a background pixel of a run of colour v lies
+// within maxStemWidth+1 pixels of x in direction dir.
+func bgNear(out []bool, rr []uint32, v uint32, x, dir int) bool {
+	for d := 0; d <= maxStemWidth; d++ {
+		n := x + dir*d
+		if n < 0 || n >= len(rr) {
+			return false
+		}
+		if out[n] && sameRun(rr[n], v) {
+			return true
+		}
+	}
+	return false
+}
+
+// thickAlong reports whether the run [x0,x1) of row y continues in the
+// row above or below in tallWidth adjacent columns.
+func thickAlong(runs []uint32, w, h, y, x0, x1 int, v uint32) bool {
+	n := 0
+	for x := x0; x < x1; x++ {
+		if y > 0 && sameRun(runs[(y-1)*w+x], v) || y+1 < h && sameRun(runs[(y+1)*w+x], v) {
+			n++
+			if n >= tallWidth {
+				return true
+			}
+		} else {
+			n = 0
+		}
+	}
+	return false
+}
+
+// maxStemWidth is the widest stem of a screen font that can cross a bar's
+// edge row (a descender, 1–3 px).
+const maxStemWidth = 3
 
 // tallAt reports whether the run colour v continues through the
 // tallReach pixels above or the tallReach pixels below pixel (x, y) (row
@@ -258,8 +330,12 @@ func unpack(v uint32) [3]uint8 { return [3]uint8{uint8(v >> 16), uint8(v >> 8), 
 // the nearest long run above or below: the background a line of text
 // sits on shows in the rows just above and below its glyphs, even when
 // the glyphs leave no long run in their own rows (a highlighted button,
-// an input field that starts where its text starts).
-func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool) {
+// an input field that starts where its text starts). cols receives each
+// column's own background: the colour above and below it when the two
+// agree or only one is found, else 0. A gap can span two surfaces (a
+// field and the selection bar that starts inside it); a column with its
+// own background is measured against that, the others against the vote.
+func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int, cols []uint32) ([3]uint8, bool) {
 	type vote struct {
 		v uint32
 		n int
@@ -267,30 +343,43 @@ func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int) ([3]ui
 	var votes [4]vote
 	nv := 0
 	for x := x0; x < x1; x++ {
-		for k := 1; k <= vertReach; k++ {
-			v := uint32(0)
-			if ry-k >= 0 && thickRun(bg, runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
-				v = runs[(ry-k)*w+x]
+		// The nearest background above and below this column.
+		var up, down uint32
+		ku, kd := 0, 0
+		for k := 1; k <= vertReach && (up == 0 || down == 0); k++ {
+			if up == 0 && ry-k >= 0 && thickRun(bg, runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
+				up, ku = runs[(ry-k)*w+x], k
 			}
-			if v == 0 && ry+k < h && thickRun(bg, runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
-				v = runs[(ry+k)*w+x]
+			if down == 0 && ry+k < h && thickRun(bg, runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
+				down, kd = runs[(ry+k)*w+x], k
 			}
-			if v == 0 {
-				continue
+		}
+		v := up
+		if v == 0 || down != 0 && kd < ku {
+			v = down
+		}
+		// The column's own background: what lies above and below it, when
+		// both sides agree (or only one has any).
+		switch {
+		case up == 0 || down == 0 || sameRun(up, down):
+			cols[x-x0] = v
+		default:
+			cols[x-x0] = 0
+		}
+		if v == 0 {
+			continue
+		}
+		found := false
+		for i := 0; i < nv; i++ {
+			if votes[i].v == v {
+				votes[i].n++
+				found = true
+				break
 			}
-			found := false
-			for i := 0; i < nv; i++ {
-				if votes[i].v == v {
-					votes[i].n++
-					found = true
-					break
-				}
-			}
-			if !found && nv < len(votes) {
-				votes[nv] = vote{v, 1}
-				nv++
-			}
-			break
+		}
+		if !found && nv < len(votes) {
+			votes[nv] = vote{v, 1}
+			nv++
 		}
 	}
 	if nv == 0 {
@@ -303,6 +392,17 @@ func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int) ([3]ui
 		}
 	}
 	return unpack(votes[best].v), true
+}
+
+// ambiguous reports whether no column of a gap has a background of its
+// own (see surroundingBackground).
+func ambiguous(cols []uint32) bool {
+	for _, c := range cols {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // gapBackground picks the background of a gap between two long runs.
@@ -441,9 +541,22 @@ func cleanInk(g *image.Gray, r image.Rectangle) {
 			}
 		}
 	}
+	// Long vertical lines first: what they leave beside them is measured
+	// without them. A highlight bar that ends at a list's frame leaves a
+	// 2-px edge that is thin only once the frame's column is gone.
 	parallelRows(0, w, func(x0, x1 int) {
 		for x := x0; x < x1; x++ {
-			verticalClean(hlen, kill, w, h, x)
+			longVertical(hlen, kill, w, h, x)
+		}
+	})
+	parallelRows(0, h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			withoutKilled(hlen[y*w:(y+1)*w], kill[y*w:(y+1)*w])
+		}
+	})
+	parallelRows(0, w, func(x0, x1 int) {
+		for x := x0; x < x1; x++ {
+			verticalClean(hlen, kill, w, h, x, func(y int) bool { return pix(x, y)[0] < faintCutoff })
 		}
 	})
 	parallelRows(0, h, func(y0, y1 int) {
@@ -510,16 +623,95 @@ func horizontalClean(row []uint8, hl []uint8, kl []bool) {
 	flush()
 }
 
+// longVertical marks the vertical ink runs of column x at least
+// maxInkRunV long.
+func longVertical(hlen []uint8, kill []bool, w, h, x int) {
+	for y := 0; y < h; {
+		if hlen[y*w+x] == 0 {
+			y++
+			continue
+		}
+		y1 := y
+		for y1 < h && hlen[y1*w+x] != 0 {
+			y1++
+		}
+		if y1-y >= maxInkRunV {
+			for k := y; k < y1; k++ {
+				kill[k*w+x] = true
+			}
+		}
+		y = y1
+	}
+}
+
+// withoutKilled sets the horizontal run length of each ink pixel of a row
+// to that of its run without the pixels marked for erasing (which count
+// as 1: they stay ink for the vertical runs they are part of).
+func withoutKilled(hl []uint8, kl []bool) {
+	for x := 0; x < len(hl); {
+		if hl[x] == 0 || kl[x] {
+			if hl[x] != 0 {
+				hl[x] = 1
+			}
+			x++
+			continue
+		}
+		x1 := x + 1
+		for x1 < len(hl) && hl[x1] != 0 && !kl[x1] {
+			x1++
+		}
+		v := uint8(min(x1-x, 255))
+		for k := x; k < x1; k++ {
+			hl[k] = v
+		}
+		x = x1
+	}
+}
+
+// maxBridge and faintCutoff: a vertical run of ink goes on through up to
+// maxBridge pixels lighter than inkCutoff but darker than faintCutoff
+// when ink follows.
+const (
+	maxBridge   = 2
+	faintCutoff = 200
+)
+
+// bridge returns how many faint pixels from row y on column x lead to ink
+// (at most maxBridge), or 0.
+func bridge(hlen []uint8, w, h, x, y int, faint func(y int) bool) int {
+	for k := 0; k < maxBridge && y+k < h; k++ {
+		if !faint(y + k) {
+			return 0
+		}
+		if y+k+1 < h && hlen[(y+k+1)*w+x] != 0 {
+			return k + 1
+		}
+	}
+	return 0
+}
+
 // verticalClean marks long and thin vertical runs and vertical dotted
 // lines of column x.
-func verticalClean(hlen []uint8, kill []bool, w, h, x int) {
+func verticalClean(hlen []uint8, kill []bool, w, h, x int, faint func(y int) bool) {
 	for y := 0; y < h; {
 		if hlen[y*w+x] == 0 {
 			y++
 			continue
 		}
 		y1, thin := y, 0
-		for y1 < h && hlen[y1*w+x] != 0 {
+		for y1 < h {
+			if hlen[y1*w+x] == 0 {
+				// An anti-aliased line whose shade wavers around the
+				// ink cutoff goes on through a pixel or two just
+				// lighter than that.
+				b := bridge(hlen, w, h, x, y1, faint)
+				if b == 0 {
+					break
+				}
+				thin += b
+				y1 += b
+				continue
+			}
 			if hlen[y1*w+x] <= 2 {
 				thin++
 			}

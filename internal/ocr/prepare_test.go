@@ -144,6 +144,32 @@ func TestInkLargeFontStrokes(t *testing.T) {
 	}
 }
 
+// Text selected in an entry field (GTK): the selection bar starts a few
+// pixels inside the field, after its frame, and ends on the row of the
+// descenders. The field's white between frame and bar is background, not
+// ink (a gap spans both colours; each column keeps the colour above and
+// below it), and so is the bar's bottom row beside a descender (a run
+// shorter than a stroke that only the descender separates from the bar).
+func TestInkSelectionInField(t *testing.T) {
+	const s = "deskvm-corpus"
+	panel := color.RGBA{246, 245, 244, 255}
+	frame := color.RGBA{205, 199, 194, 255}
+	sel := color.RGBA{53, 132, 228, 255}
+	m := canvasRGBA(300, 60, panel)
+	field := image.Rect(20, 10, 200, 46)
+	fillRect(m, field, frame)
+	fillRect(m, field.Inset(1), white)
+	// basicfont: glyphs 11 px above the baseline, descenders 2 px below.
+	bar := image.Rect(29, 18, 31+7*len(s), 36)
+	fillRect(m, bar, sel)
+	drawText(m, 31, 34, s, white)
+	ref := canvasRGBA(300, 60, white)
+	drawText(ref, 31, 34, s, black)
+	got, want := inkImage(m), inkImage(ref)
+	// Inside the field's frame (which cleaning erases or not).
+	sameInk(t, got, want, field.Inset(2))
+}
+
 func TestCleanInkRemovesFramesAndCursor(t *testing.T) {
 	m := canvasRGBA(400, 100, white)
 	// A 1-px frame (button sides are 30 px tall), a dotted focus line,
@@ -173,6 +199,42 @@ func TestCleanInkRemovesFramesAndCursor(t *testing.T) {
 	}
 }
 
+// A selected row of a list (GTK tree view): the highlight bar ends at the
+// list's 1-px frame, and the 2 px of window background left of the frame
+// come out as ink (the bar's colour is their background). With the frame
+// they are a 3-px stroke; once the frame's long line is gone they are a
+// thin line like a button side, and go too. And the side of a button
+// whose anti-aliased shade wavers around the ink cutoff (one pixel just
+// lighter every so often) is still one line.
+func TestCleanInkLinesBesideFramesAndFaint(t *testing.T) {
+	window := color.RGBA{246, 245, 244, 255}
+	frameC := color.RGBA{205, 199, 194, 255}
+	bar := color.RGBA{53, 132, 228, 255}
+	m := canvasRGBA(300, 140, window)
+	list := image.Rect(2, 10, 280, 120)
+	fillRect(m, list, frameC)
+	fillRect(m, list.Inset(1), white)
+	fillRect(m, image.Rect(3, 40, 279, 63), bar)
+	drawText(m, 10, 56, "/dev/vda1", white)
+	// Outside the list, a button side 30 px long: ink 155 with a pixel at
+	// 171 every 8 rows.
+	side := color.RGBA{196, 196, 196, 255}
+	fillRect(m, image.Rect(290, 75, 291, 105), side)
+	for y := 80; y < 105; y += 8 {
+		m.Set(290, y, color.RGBA{204, 204, 204, 255})
+	}
+	g := inkImage(m)
+	if n := countInk(g, image.Rect(0, 40, 3, 63)); n > 0 {
+		t.Errorf("bar edge beside the frame: %d ink pixels left", n)
+	}
+	if n := countInk(g, image.Rect(289, 70, 292, 110)); n > 0 {
+		t.Errorf("faint button side: %d ink pixels left", n)
+	}
+	if n := countInk(g, image.Rect(10, 44, 75, 60)); n < 40 {
+		t.Errorf("text erased: %d ink pixels", n)
+	}
+}
+
 func TestSegmentLines(t *testing.T) {
 	m := canvasRGBA(640, 120, white)
 	drawText(m, 10, 20, "Bosnian", black)
@@ -197,6 +259,82 @@ func TestSegmentLines(t *testing.T) {
 	}
 	if got[2].Dx() < 150 {
 		t.Errorf("sentence split at word spaces: %v", got[2])
+	}
+}
+
+// blurred is m with each pixel averaged with its right and lower
+// neighbours: text drawn in basicfont gets the grey edges of
+// anti-aliased text.
+func blurred(m *image.RGBA) *image.RGBA {
+	out := image.NewRGBA(m.Rect)
+	b := m.Rect
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			var s [3]int
+			for _, d := range []image.Point{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				c := m.RGBAAt(min(x+d.X, b.Max.X-1), min(y+d.Y, b.Max.Y-1))
+				s[0], s[1], s[2] = s[0]+int(c.R), s[1]+int(c.G), s[2]+int(c.B)
+			}
+			out.SetRGBA(x, y, color.RGBA{uint8(s[0] / 4), uint8(s[1] / 4), uint8(s[2] / 4), 255})
+		}
+	}
+	return out
+}
+
+// The cells of one table row in anti-aliased text are cut to the row's
+// height, so that a cell with only digits or small letters is enlarged
+// like the cells beside it; pixel-font rows are left as they are.
+func TestSegmentEvensRowCells(t *testing.T) {
+	m := canvasRGBA(600, 60, white)
+	drawText(m, 10, 30, "Typing", black) // ascenders and descenders
+	drawText(m, 150, 30, "0", black)     // digits only
+	drawText(m, 250, 30, "none", black)  // small letters only
+	for _, c := range []struct {
+		name   string
+		img    *image.RGBA
+		evened bool
+	}{{"anti-aliased", blurred(m), true}, {"pixel font", m, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			g := inkImage(c.img)
+			row := segment(g, g.Rect)
+			if len(row) != 3 {
+				t.Fatalf("cells %v, want 3", row)
+			}
+			same := row[0].Min.Y == row[1].Min.Y && row[1].Min.Y == row[2].Min.Y &&
+				row[0].Max.Y == row[1].Max.Y && row[1].Max.Y == row[2].Max.Y
+			if same != c.evened {
+				t.Errorf("cells %v: evened=%v, want %v", row, same, c.evened)
+			}
+		})
+	}
+}
+
+// A cell grows only over empty rows: not into ink above or below it in
+// its columns, and not to the height of a piece more than twice as tall.
+func TestEvenRowsStopsAtInk(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 300, 60))
+	for i := range g.Pix {
+		g.Pix[i] = 255
+	}
+	grey := func(r image.Rectangle) { // anti-aliased ink
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				g.SetGray(x, y, color.Gray{100})
+			}
+		}
+	}
+	a, b := image.Rect(10, 20, 50, 32), image.Rect(100, 22, 130, 30)
+	tall := image.Rect(200, 5, 210, 50)
+	grey(a)
+	grey(b)
+	grey(tall)
+	grey(image.Rect(100, 20, 130, 21)) // ink in b's columns, above it
+	got := evenRows(g, []image.Rectangle{a, b, tall})
+	if want := image.Rect(100, 21, 130, 32); got[1] != want {
+		t.Errorf("b: %v, want %v", got[1], want)
+	}
+	if got[0] != a || got[2] != tall {
+		t.Errorf("a: %v, tall: %v; want them unchanged", got[0], got[2])
 	}
 }
 

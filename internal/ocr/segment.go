@@ -87,7 +87,104 @@ func segmentBand(g *image.Gray, r image.Rectangle) []image.Rectangle {
 			stack = append(stack, cols[i])
 		}
 	}
+	return evenRows(g, out)
+}
+
+// evenRows gives the pieces that sit side by side on one row of text (the
+// cells of a table row, a label and its value) the row's height: the
+// union of their extents, as far as it adds only empty rows. A piece's
+// height decides its enlargement, and without this a cell with only
+// digits ("0"), only small letters ("none") or no descenders comes out
+// larger than the cells beside it in the same font.
+func evenRows(g *image.Gray, boxes []image.Rectangle) []image.Rectangle {
+	out := make([]image.Rectangle, len(boxes))
+	smooth := make([]bool, len(boxes))
+	text := make([]image.Rectangle, len(boxes))
+	for i, b := range boxes {
+		smooth[i] = antiAliased(g, b)
+		text[i] = textRows(g, b)
+	}
+	for i, b := range boxes {
+		u := b
+		for j, o := range text {
+			if j == i || !smooth[i] || !smooth[j] || !sameRow(text[i], o) {
+				continue
+			}
+			u.Min.Y, u.Max.Y = min(u.Min.Y, o.Min.Y), max(u.Max.Y, o.Max.Y)
+		}
+		for u.Min.Y < b.Min.Y && !emptyRows(g, image.Rect(b.Min.X, u.Min.Y, b.Max.X, b.Min.Y)) {
+			u.Min.Y++
+		}
+		for u.Max.Y > b.Max.Y && !emptyRows(g, image.Rect(b.Min.X, b.Max.Y, b.Max.X, u.Max.Y)) {
+			u.Max.Y--
+		}
+		out[i] = u
+	}
 	return out
+}
+
+// sameRow reports whether o sits beside b on b's line of text: its
+// vertical centre lies within b's extent and the other way round, and it
+// is at most twice as tall.
+func sameRow(b, o image.Rectangle) bool {
+	cb, co := b.Min.Y+b.Max.Y, o.Min.Y+o.Max.Y
+	return co > 2*b.Min.Y && co < 2*b.Max.Y && cb > 2*o.Min.Y && cb < 2*o.Max.Y &&
+		o.Dy() <= 2*b.Dy() && b.Dy() <= 2*o.Dy()
+}
+
+// textRows trims r's top and bottom rows whose ink lies only at its left
+// and right ends: the sides of a button whose label the piece holds are
+// not part of the label's height.
+func textRows(g *image.Gray, r image.Rectangle) image.Rectangle {
+	const edge = 3
+	inner := func(y int) bool {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
+		for x := edge; x < r.Dx()-edge; x++ {
+			if row[x] < inkCutoff {
+				return true
+			}
+		}
+		return false
+	}
+	t := r
+	for t.Min.Y < t.Max.Y && !inner(t.Min.Y) {
+		t.Min.Y++
+	}
+	for t.Max.Y > t.Min.Y && !inner(t.Max.Y-1) {
+		t.Max.Y--
+	}
+	if t.Empty() {
+		return r
+	}
+	return t
+}
+
+// antiAliased reports whether the ink in r has the grey levels of
+// anti-aliased text (see smoothPercent); pixel fonts have none.
+func antiAliased(g *image.Gray, r image.Rectangle) bool {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
+		for _, v := range row {
+			if v >= 48 && v < 208 {
+				n++
+			}
+		}
+	}
+	return n*100 >= smoothPercent*r.Dx()*r.Dy()/10
+}
+
+// emptyRows reports whether r holds no ink.
+func emptyRows(g *image.Gray, r image.Rectangle) bool {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
+		for _, v := range row {
+			if v < inkCutoff {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // splitRows trims r to its ink and splits it at empty rows.
