@@ -175,16 +175,19 @@ func antiAliased(g *image.Gray, r image.Rectangle) bool {
 }
 
 // emptyRows reports whether r holds no ink.
-func emptyRows(g *image.Gray, r image.Rectangle) bool {
+func emptyRows(g *image.Gray, r image.Rectangle) bool { return !anyDarker(g, r, inkCutoff) }
+
+// anyDarker reports whether a pixel of r is darker than v.
+func anyDarker(g *image.Gray, r image.Rectangle, v uint8) bool {
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
-		for _, v := range row {
-			if v < inkCutoff {
-				return false
+		for _, p := range row {
+			if p < v {
+				return true
 			}
 		}
 	}
-	return true
+	return false
 }
 
 // splitRows trims r to its ink and splits it at empty rows.
@@ -274,17 +277,7 @@ func splitCols(g *image.Gray, r image.Rectangle, gap int) []image.Rectangle {
 // shaded boxes); reading it only costs time.
 const minContrastInk = 110
 
-func hasContrast(g *image.Gray, r image.Rectangle) bool {
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride+(r.Min.X-g.Rect.Min.X):][:r.Dx()]
-		for _, v := range row {
-			if v < minContrastInk {
-				return true
-			}
-		}
-	}
-	return false
-}
+func hasContrast(g *image.Gray, r image.Rectangle) bool { return anyDarker(g, r, minContrastInk) }
 
 // splitWeakRow splits a band of two lines that touch (tall glyphs such as
 // CJK fill whole character cells) at its emptiest row, when both parts
