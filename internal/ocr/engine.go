@@ -7,6 +7,7 @@ import (
 	"image"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -77,9 +78,9 @@ var weakConfidence = 0.80
 // altKey marks the key of a piece's second reading.
 const altKey = 0x9e3779b97f4a7c15
 
-// reread reads the pieces whose first reading was weak (a word below
-// weakConfidence, or no word at all) again at a second enlargement and
-// keeps that reading as the pieces' alternative: Find accepts a phrase
+// reread reads again, at a second enlargement, the pieces whose first
+// reading was weak (a word below weakConfidence, or no word at all)
+// where that can matter (rereadWorth), and keeps that reading as the pieces' alternative: Find accepts a phrase
 // in either. Small and large text fail in different ways (thin strokes
 // merge when enlarged little, big glyphs split into pieces), so a line
 // misread at one scale is often read right at the other.
@@ -89,7 +90,7 @@ func (t *Tesseract) reread(ctx context.Context, ink *image.Gray, ps []piece, tex
 	seen := map[uint64]bool{}
 	for _, p := range ps {
 		pt, ok := texts[p.key]
-		if !ok || seen[p.key] || !weak(pt) {
+		if !ok || seen[p.key] || !rereadWorth(pt) {
 			continue
 		}
 		seen[p.key] = true
@@ -126,6 +127,49 @@ func weak(pt pieceText) bool {
 		}
 	}
 	return false
+}
+
+// shortLine: a first reading of at most this many words is read again
+// whenever it is weak.
+const shortLine = 3
+
+// rereadWorth tells whether a weak first reading (see weak) is worth a
+// second one: when it has no word, few words (shortLine) or weak words
+// for at least half of them, or a weak word that is not a plain word
+// (see plainWord): numbers, identifiers, paths, acronyms, words with
+// stray marks. A long line whose only unsure words are plain words —
+// "the default language(33) for the installed system" — is not read
+// again: on the corpora no phrase was found only in the second reading
+// of such a line, and reading a long line again costs as much as its
+// first reading (Tesseract's LSTM runs over its whole length).
+func rereadWorth(pt pieceText) bool {
+	if !weak(pt) {
+		return false
+	}
+	n, low := 0, 0
+	plain := true
+	for _, l := range pt.lines {
+		for _, w := range l {
+			n++
+			if w.Confidence < weakConfidence {
+				low++
+				plain = plain && plainWord(w.Text)
+			}
+		}
+	}
+	return n <= shortLine || 2*low >= n || !plain
+}
+
+// plainWord: ASCII letters, lower case after the first, and at most
+// sentence punctuation at the end ("language", "Select", "process.").
+func plainWord(s string) bool {
+	s = strings.TrimRight(s, ".,:;")
+	for i, r := range s {
+		if !('a' <= r && r <= 'z' || i == 0 && 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // altScale is the second enlargement (in halves) for a piece read at s:

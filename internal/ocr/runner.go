@@ -205,6 +205,12 @@ func (p *ProcessPool) start() (*tessProc, error) {
 	cmd := exec.Command(p.path, p.args...)
 	// OpenMP threads make tesseract several times slower on small
 	// machines; parallelism comes from running several processes.
+	// Even with one thread, libgomp ends every parallel region (one per
+	// LSTM time step) with a futex wake system call: ~18,000 per
+	// canvas, about 1.5–2 µs each on this VM. Run with those regions
+	// inline (an LD_PRELOAD stub, measured only), tesseract spent 22%
+	// less CPU on the same canvases for identical TSV; a tesseract built
+	// without OpenMP should do the same. See docs/benchmarks.md.
 	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1", "GLIBC_TUNABLES="+mallocTunables)
 	// Do not wait for output pipes held open by anything the process
 	// left behind once it has been killed.

@@ -186,3 +186,40 @@ func TestProcessPoolImageDirectory(t *testing.T) {
 		t.Errorf("stale %s not removed: %v", stale, err)
 	}
 }
+
+// TestRereadWorth: which weak first readings are read a second time.
+func TestRereadWorth(t *testing.T) {
+	line := func(spec string) pieceText {
+		var ws []Word
+		for _, f := range strings.Fields(spec) {
+			c := 0.95
+			if strings.HasPrefix(f, "?") {
+				f, c = f[1:], 0.4
+			}
+			ws = append(ws, Word{Text: f, Confidence: c})
+		}
+		if len(ws) == 0 {
+			return pieceText{}
+		}
+		return pieceText{lines: [][]Word{ws}}
+	}
+	for _, c := range []struct {
+		spec string
+		want bool
+	}{
+		{"", true}, // nothing read
+		{"Choose the language to be used", false},                  // not weak
+		{"?Gujarati", true},                                        // short line
+		{"Go ?Back now", true},                                     // short line
+		{"the default ?language for the installed system.", false}, // one plain word in a long line
+		{"for the installed ?system. and the rest", false},
+		{"Create a FAT32 partition on ?/dev/nvmeGnl", true}, // not a plain word
+		{"Freeing unused decrypted memory: ?2@36K", true},
+		{"UEFI QEMU ?HARDDISK QM00001 now", true},     // acronym
+		{"?Usc the ?defauit ?languagc for all", true}, // half the words weak
+	} {
+		if got := rereadWorth(line(c.spec)); got != c.want {
+			t.Errorf("rereadWorth(%q) = %v, want %v", c.spec, got, c.want)
+		}
+	}
+}
