@@ -190,16 +190,7 @@ func (t *Tesseract) pieces(ink *image.Gray, boxes []image.Rectangle) []piece {
 	ps := make([]piece, len(boxes))
 	var h maphash.Hash
 	for i, b := range boxes {
-		smooth := 0
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			off := (y-ink.Rect.Min.Y)*ink.Stride + (b.Min.X - ink.Rect.Min.X)
-			for _, v := range ink.Pix[off : off+b.Dx()] {
-				if v >= 48 && v < 208 {
-					smooth++
-				}
-			}
-		}
-		s := scaleFor(b.Dy(), smooth*100 >= smoothPercent*b.Dx()*b.Dy()/10)
+		s := scaleFor(b.Dy(), antiAliased(ink, b))
 		if t.maxScale > 0 && s > t.maxScale {
 			s = t.maxScale
 		}
