@@ -7,7 +7,7 @@
 # hack/cellfonts/cut cuts it into cells at the console's grid and checks
 # that every character came out as a distinct two-colour glyph.
 #
-#   hack/cellfonts/capture.sh [efi] [vga] [fb] [large]   (default: all; ~4 min)
+#   hack/cellfonts/capture.sh [efi] [vga] [fb] [large] [fixed] [xterm]   (default: all; ~5 min)
 #
 #   efi    OVMF's text console (8×19): UEFI shell, GRUB and systemd-boot on
 #          UEFI, OVMF's setup pages, iPXE on UEFI
@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 export OUT TOPNG
 . "$repo/hack/ocrcorpus/lib.sh"
 # KEEP=1 keeps the screens and tools in $VM_DIR.
-trap 'vm_stop; [ -n "${KEEP:-}" ] || rm -rf "$VM_DIR"' EXIT
+trap 'vm_stop; [ -z "${xvfb:-}" ] || kill "$xvfb" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$VM_DIR"' EXIT
 (cd "$repo" && CGO_ENABLED=0 go build -o "$TOPNG" ./hack/ocrcorpus/topng && CGO_ENABLED=0 go build -o "$VM_DIR/cut" ./hack/cellfonts/cut)
 
 SECTIONS="$*"
@@ -69,6 +69,7 @@ section efi && {
 
 # The tiny test guest with the characters in /chars.txt (a second
 # initramfs archive appended to its own).
+if section vga || section fb || section large || section fixed; then
 tiny=$("$repo/hack/tinyguest/build.sh" "${TINYGUEST_DIR:-$repo/.cache/tinyguest}" | tail -1)
 mkdir -p "$VM_DIR/extra"
 cp "$ascii" "$VM_DIR/extra/ascii.txt"
@@ -107,6 +108,8 @@ section large && {
 		-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" \
 		-drive "if=pflash,format=raw,file=$VM_DIR/vars.fd"
 }
+fi
+
 ### xterm's bitmap fonts on Xvfb: the grid starts inside xterm's 2-pixel border
 section xterm && {
 	for d in $(seq 140 199); do
@@ -128,5 +131,6 @@ section xterm && {
 			-source "xterm $(dpkg-query -W -f '${Version}' xterm) -fn $xfont on Xvfb" -out "$fonts/$name.txt"
 	done
 	kill "$xvfb"
+	xvfb=""
 }
 log "fonts in $fonts"

@@ -201,22 +201,46 @@ func readCells(img *image.RGBA, ps []piece, g *cellGrid) (cells, partial map[uin
 		g = &cellGrid{}
 	}
 	cells, partial = map[uint64]pieceText{}, map[uint64]pieceText{}
+	failed := 0 // searches in a row that found no grid
+	var late []piece
 	for _, p := range ps {
 		if _, done := cells[p.key]; done {
 			continue
 		}
-		pt, complete := g.readPiece(img, fonts, p.src)
+		pt, complete := g.readPiece(img, fonts, p.src, failed < maxFailedSearches)
 		if complete {
 			cells[p.key] = pt
+			failed = 0
 			continue
 		}
-		if pt.known >= pt.bad && alnums(pt) >= minAlnum {
+		failed++
+		if g.font == nil {
+			late = append(late, p) // read in part once a grid is known
+		} else if pt.known >= pt.bad && alnums(pt) >= minAlnum {
 			partial[p.key] = pt
 		}
 		rest = append(rest, p)
 	}
+	// Lines before the first line that set the grid get their partial
+	// reading now.
+	for _, p := range late {
+		if g.font == nil {
+			break
+		}
+		pt, _ := g.readPiece(img, fonts, p.src, false)
+		if pt.known >= pt.bad && alnums(pt) >= minAlnum {
+			partial[p.key] = pt
+		}
+	}
 	return cells, partial, rest
 }
+
+// maxFailedSearches: after this many lines in a row on which no font and
+// grid fit, the rest of the screen is only tried on the grid already
+// known. A screen of two-colour text in a font that was not captured
+// costs about 1 ms a line to search (every font at every offset); a
+// screen of captured fonts finds its grid on its first lines.
+const maxFailedSearches = 8
 
 // withCells adds the cell readings to what Tesseract read: a complete
 // one is the piece's text; a partial one is too, and Tesseract's reading
@@ -235,8 +259,9 @@ func withCells(texts, cells, partial map[uint64]pieceText) {
 
 // readPiece reads the line box b on a font's grid; complete tells
 // whether every cell it covers is blank or a known glyph. A partial
-// reading is only made on a grid known from a complete one.
-func (g *cellGrid) readPiece(img *image.RGBA, fonts []*cellFont, b image.Rectangle) (pt pieceText, complete bool) {
+// reading is only made on a grid known from a complete one. Without
+// search only the known grid is tried.
+func (g *cellGrid) readPiece(img *image.RGBA, fonts []*cellFont, b image.Rectangle, search bool) (pt pieceText, complete bool) {
 	if g.font != nil {
 		f := g.font
 		ox := b.Min.X - mod(b.Min.X-g.ox, f.w)
@@ -244,6 +269,9 @@ func (g *cellGrid) readPiece(img *image.RGBA, fonts []*cellFont, b image.Rectang
 		if pt, complete = readOnGrid(img, f, b, ox, oy); complete {
 			return pt, true
 		}
+	}
+	if !search {
+		return pt, false
 	}
 	for _, f := range fonts {
 		for oy := b.Min.Y; oy > b.Min.Y-f.h; oy-- {
@@ -302,19 +330,22 @@ func probe(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) bool {
 }
 
 // readOnGrid reads every cell row of b on the grid through (ox, oy);
-// words are runs of glyphs between blank cells (or cells of no known
-// glyph), their boxes the cells' relative to b's corner. complete tells
-// whether all cells were blank or known glyphs.
+// words are runs of glyphs between blank cells, their boxes the cells'
+// relative to b's corner. A word with a cell of no known glyph in it is
+// left out whole: "Installs" with an unknown "s" must not become
+// "Install". complete tells whether all cells were blank or known
+// glyphs.
 func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pt pieceText, complete bool) {
 	for y := oy; y < b.Max.Y; y += f.h {
 		var words []Word
 		var cur []rune
 		var box image.Rectangle
+		broken := false // the current word has an unknown cell
 		flush := func() {
-			if len(cur) > 0 {
+			if len(cur) > 0 && !broken {
 				words = append(words, Word{Text: string(cur), Confidence: 1, BBox: box.Sub(b.Min)})
-				cur = nil
 			}
+			cur, broken = nil, false
 		}
 		for x := ox; x < b.Max.X; x += f.w {
 			r, st := f.classify(img, x, y)
@@ -331,7 +362,7 @@ func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pt
 				cur = append(cur, r)
 				pt.known++
 			default:
-				flush()
+				broken = true
 				pt.bad++
 			}
 		}

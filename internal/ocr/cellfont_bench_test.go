@@ -2,6 +2,9 @@ package ocr
 
 import (
 	"context"
+	"image"
+	"image/color"
+	"image/draw"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,4 +51,35 @@ func BenchmarkCellScreens(b *testing.B) {
 			})
 		}
 	})
+}
+
+// BenchmarkCellSearch is what looking for cell fonts costs on screens
+// that have none: the graphical installer (anti-aliased), and 1280×800
+// of two-colour text in basicfont 7×13, a bitmap font that was not
+// captured (searched on 8 lines, then given up).
+func BenchmarkCellSearch(b *testing.B) {
+	basic := image.NewRGBA(image.Rect(0, 0, 1280, 800))
+	draw.Draw(basic, basic.Rect, image.NewUniform(color.Black), image.Point{}, draw.Src)
+	for y := 14; y < 800; y += 18 {
+		drawText(basic, 4, y, "Loading module 42 of 1200: virtio_net (drivers/net/virtio_net.ko) ... ok", color.White)
+	}
+	for _, c := range []struct {
+		name string
+		img  *image.RGBA
+	}{
+		{"gtk-language", toRGBA(loadPNG(b, filepath.Join(corpusDir(), "gtk-language.png")))},
+		{"basicfont", basic},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ink := inkImage(c.img)
+			ps := (&Tesseract{}).pieces(ink, segment(ink, ink.Rect))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if cells, _, _ := readCells(c.img, ps, nil); len(cells) != 0 {
+					b.Fatalf("%d lines read as cells", len(cells))
+				}
+			}
+			b.ReportMetric(float64(len(ps)), "lines")
+		})
+	}
 }

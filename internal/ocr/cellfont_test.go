@@ -100,7 +100,7 @@ func TestReadCellsExact(t *testing.T) {
 		"link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff",
 		"Il1| O0o @ {x86_64} `tick' \"q\" ~$%^&*",
 	}
-	for _, name := range []string{"efi-8x19", "vga-9x16", "fb-8x16", "fixed-8x16", "ter-16x32"} {
+	for _, name := range []string{"efi-8x19", "vga-9x16", "fb-8x16", "fixed-8x16", "ter-16x32", "xterm-6x13", "xterm-9x15"} {
 		t.Run(name, func(t *testing.T) {
 			f := cellFontByName(t, name)
 			img := image.NewRGBA(image.Rect(0, 0, 70*f.w+5, 8*f.h+3))
@@ -160,11 +160,16 @@ func TestReadCellsLeavesOtherText(t *testing.T) {
 	}
 	drawText(img, 10, 20, "Plain basicfont text", color.Black) // 7x13, not a cell font here
 	drawCells(img, f, image.Pt(0, 0), 2, 3, "Known Glyphs", color.RGBA{A: 0xff}, color.RGBA{0xff, 0xff, 0xff, 0xff})
-	drawCells(img, f, image.Pt(0, 0), 2, 5, "Mixed", color.RGBA{A: 0xff}, color.RGBA{0xff, 0xff, 0xff, 0xff})
-	// A glyph of no font: a ring in the cell after "Mixed".
-	for y := 5*f.h + 4; y < 5*f.h+14; y++ {
-		img.SetRGBA(7*f.w+1, y, color.RGBA{A: 0xff})
-		img.SetRGBA(7*f.w+6, y, color.RGBA{A: 0xff})
+	white := color.RGBA{0xff, 0xff, 0xff, 0xff}
+	drawCells(img, f, image.Pt(0, 0), 2, 5, "Mixed   Install  now", color.RGBA{A: 0xff}, white)
+	// A glyph of no font (two bars) between blank cells after "Mixed",
+	// and as the last letter of "Install": "Install?" must not be read
+	// as "Install".
+	for _, col := range []int{8, 17} {
+		for y := 5*f.h + 4; y < 5*f.h+14; y++ {
+			img.SetRGBA(col*f.w+1, y, color.RGBA{A: 0xff})
+			img.SetRGBA(col*f.w+6, y, color.RGBA{A: 0xff})
+		}
 	}
 	ink := inkImage(img)
 	ps := (&Tesseract{}).pieces(ink, segment(ink, ink.Rect))
@@ -184,10 +189,45 @@ func TestReadCellsLeavesOtherText(t *testing.T) {
 			part = append(part, newLine(l).Text)
 		}
 	}
-	if len(part) != 1 || part[0] != "Mixed" {
-		t.Errorf("read in part: %q, want \"Mixed\" (the unknown glyph left out)", part)
+	if len(part) != 1 || part[0] != "Mixed now" {
+		t.Errorf("read in part: %q, want \"Mixed now\" (the unknown glyph and the word it is in left out)", part)
 	}
 	if len(rest) != 2 {
 		t.Errorf("%d pieces left for tesseract, want 2 (basicfont text, the line with an unknown glyph)", len(rest))
+	}
+}
+
+// TestJoinCellLines: pieces of one cell row up to two blank cells apart
+// become one line; three cells apart, on another row or in another font
+// they stay apart.
+func TestJoinCellLines(t *testing.T) {
+	f, g := &cellFont{name: "a", w: 8, h: 16}, &cellFont{name: "b", w: 8, h: 16}
+	cl := func(font *cellFont, col, row int, text string) Line {
+		var ws []Word
+		x := col * 8
+		for _, w := range strings.Fields(text) {
+			ws = append(ws, Word{Text: w, Confidence: 1, BBox: image.Rect(x, row*16, x+8*len(w), row*16+16)})
+			x += 8 * (len(w) + 1)
+		}
+		l := newLine(ws)
+		l.cell = font
+		return l
+	}
+	plain := cl(nil, 30, 0, "tesseract")
+	plain.cell = nil
+	got := joinCellLines([]Line{
+		cl(f, 0, 0, "major minor"), cl(f, 13, 0, "#blocks"), cl(f, 22, 0, "name"), // gaps of 2 cells
+		cl(f, 0, 1, "5."), cl(f, 3, 1, "iPXE"), // a gap of 1
+		cl(f, 0, 2, "Select Language"), cl(f, 18, 2, "<Standard English>"), // a gap of 3
+		cl(f, 0, 3, "font"), cl(g, 6, 3, "other"), // two fonts
+		cl(f, 0, 4, "cells"), plain,
+	})
+	var texts []string
+	for _, l := range got {
+		texts = append(texts, l.Text)
+	}
+	want := []string{"major minor #blocks name", "5. iPXE", "Select Language", "<Standard English>", "font", "other", "cells", "tesseract"}
+	if strings.Join(texts, "|") != strings.Join(want, "|") {
+		t.Errorf("joined %q, want %q", texts, want)
 	}
 }

@@ -130,15 +130,18 @@ func weak(pt pieceText) bool {
 }
 
 // shortLine: a first reading of at most this many words is read again
-// whenever it is weak.
-const shortLine = 3
+// whenever it is weak. Headings and labels, which scripts wait for, are
+// short: with 3 here "Debian archive mirror country:" of the graphical
+// installer stayed "Debian archive minor country:" and a script's wait
+// for it timed out (TestE2EDebianInstallerGTK).
+const shortLine = 8
 
 // rereadWorth tells whether a weak first reading (see weak) is worth a
 // second one: when it has no word, few words (shortLine) or weak words
 // for at least half of them, or a weak word that is not a plain word
 // (see plainWord): numbers, identifiers, paths, acronyms, words with
-// stray marks. A long line whose only unsure words are plain words —
-// "the default language(33) for the installed system" — is not read
+// stray marks. A long line (a sentence of more than shortLine words)
+// whose only unsure words are plain words is not read
 // again: on the corpora no phrase was found only in the second reading
 // of such a line, and reading a long line again costs as much as its
 // first reading (Tesseract's LSTM runs over its whole length).

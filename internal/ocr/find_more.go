@@ -40,6 +40,8 @@ func findWrapped(res *Result, li int, words []Word, q Query) []Match {
 			if m.BBox.Min.Y >= res.Lines[li].BBox.Max.Y || m.BBox.Max.Y <= res.Lines[next].BBox.Min.Y {
 				continue
 			}
+			// Click where the phrase begins, not between its lines.
+			m.Point = center(m.BBox.Intersect(res.Lines[li].BBox))
 			out = append(out, m)
 		}
 		if len(out) > 0 {

@@ -57,5 +57,7 @@ func TestFindWrapped(t *testing.T) {
 		t.Errorf("wrapped match %+v, want one on line 0", ms)
 	} else if ms[0].BBox.Max.Y != 24 {
 		t.Errorf("wrapped match box %v, want it to reach into the second line", ms[0].BBox)
+	} else if !ms[0].Point.In(res.Lines[0].BBox) {
+		t.Errorf("wrapped match's click point %v is not on its first line %v", ms[0].Point, res.Lines[0].BBox)
 	}
 }

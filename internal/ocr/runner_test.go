@@ -208,11 +208,13 @@ func TestRereadWorth(t *testing.T) {
 		want bool
 	}{
 		{"", true}, // nothing read
-		{"Choose the language to be used", false},                  // not weak
-		{"?Gujarati", true},                                        // short line
-		{"Go ?Back now", true},                                     // short line
-		{"the default ?language for the installed system.", false}, // one plain word in a long line
-		{"for the installed ?system. and the rest", false},
+		{"Choose the language to be used", false},                 // not weak
+		{"?Gujarati", true},                                       // short line
+		{"Go ?Back now", true},                                    // short line
+		{"the default ?language for the installed system.", true}, // 7 words: not long
+		{"Debian archive ?minor country:", true},                  // a heading; the second reading says "mirror"
+		{"This language will also be the default ?language for the installed system.", false}, // one plain word in a long sentence
+		{"is close to you on the network: be aware that ?nearby countries may not", false},
 		{"Create a FAT32 partition on ?/dev/nvmeGnl", true}, // not a plain word
 		{"Freeing unused decrypted memory: ?2@36K", true},
 		{"UEFI QEMU ?HARDDISK QM00001 now", true},     // acronym

@@ -49,8 +49,8 @@ func main() {
 
 func run(pngPath, cell, textPath, name, source, out string, ox, oy int) error {
 	var w, h int
-	if _, err := fmt.Sscanf(cell, "%dx%d", &w, &h); err != nil || w < 1 || w > 32 || h < 1 || h > 64 {
-		return fmt.Errorf("-cell %q: want WxH, W up to 32", cell)
+	if _, err := fmt.Sscanf(cell, "%dx%d", &w, &h); err != nil || w < 1 || w > 32 || h < 1 || h > 32 {
+		return fmt.Errorf("-cell %q: want WxH, each up to 32 (what internal/ocr loads)", cell)
 	}
 	f, err := os.Open(pngPath)
 	if err != nil {
