@@ -123,7 +123,6 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 	bgBuf := getBuf[bool](&bgPool, (t1-t0)*w)
 	defer bgPool.Put(&bgBuf)
 	bgm := bgMap{t0: t0, w: w, m: bgBuf}
-	colBg := make([]uint32, w)
 	for ry := t0; ry < t1; ry++ {
 		bgRowOf(src, runs, w, h, ry, bgBuf[(ry-t0)*w:(ry-t0+1)*w])
 	}
@@ -152,24 +151,12 @@ func inkRows(dst *image.Gray, src *image.RGBA, runs []uint32, y0, y1 int) {
 			if hasRight {
 				right = unpack(rr[x1])
 			}
-			bg, ok := surroundingBackground(bgm, runs, w, h, ry, x, x1, colBg[x:x1])
-			switch {
-			case !ok:
+			bg, ok := surroundingBackground(bgm, runs, w, h, ry, x, x1)
+			if !ok {
 				bg = gapBackground(row[4*x:4*x1], left, right, hasLeft, hasRight)
-			case hasLeft && hasRight && left == right && ambiguous(colBg[x:x1]):
-				// Above and below disagree in every column (a descender
-				// that reaches a bar's last row, the field under it):
-				// the gap lies in the bar its row runs through.
-				bg = left
 			}
 			for k := x; k < x1; k++ {
-				cb := bg
-				if c := colBg[k]; c != 0 {
-					// What surrounds this column above and below (a
-					// field beside a selection bar that starts inside it).
-					cb = unpack(c)
-				}
-				out[k] = inkValue(row[4*k:4*k+3], cb)
+				out[k] = inkValue(row[4*k:4*k+3], bg)
 			}
 			x = x1
 		}
@@ -217,66 +204,8 @@ func bgRowOf(src *image.RGBA, runs []uint32, w, h, y int, out []bool) []bool {
 		}
 		x = x1
 	}
-	// A run that only a stem separates from a background run of its
-	// colour continues that background when it is more than one row
-	// thick: the bottom rows of a selection bar that a descender crosses
-	// ("p" in a selected word) are as short as a stroke and not tall (the
-	// field below has another colour).
-	for changed := true; changed; {
-		changed = false
-		for x := 0; x < w; {
-			v := rr[x]
-			x1 := x + 1
-			for x1 < w && rr[x1] == v {
-				x1++
-			}
-			if v != 0 && !out[x] && (bgNear(out, rr, v, x-1, -1) || bgNear(out, rr, v, x1, 1)) && thickAlong(runs, w, h, y, x, x1, v) {
-				for k := x; k < x1; k++ {
-					out[k] = true
-				}
-				changed = true
-			}
-			x = x1
-		}
-	}
 	return out
 }
-
-// bgNear reports whether a background pixel of a run of colour v lies
-// within maxStemWidth+1 pixels of x in direction dir.
-func bgNear(out []bool, rr []uint32, v uint32, x, dir int) bool {
-	for d := 0; d <= maxStemWidth; d++ {
-		n := x + dir*d
-		if n < 0 || n >= len(rr) {
-			return false
-		}
-		if out[n] && sameRun(rr[n], v) {
-			return true
-		}
-	}
-	return false
-}
-
-// thickAlong reports whether the run [x0,x1) of row y continues in the
-// row above or below in tallWidth adjacent columns.
-func thickAlong(runs []uint32, w, h, y, x0, x1 int, v uint32) bool {
-	n := 0
-	for x := x0; x < x1; x++ {
-		if y > 0 && sameRun(runs[(y-1)*w+x], v) || y+1 < h && sameRun(runs[(y+1)*w+x], v) {
-			n++
-			if n >= tallWidth {
-				return true
-			}
-		} else {
-			n = 0
-		}
-	}
-	return false
-}
-
-// maxStemWidth is the widest stem of a screen font that can cross a bar's
-// edge row (a descender, 1–3 px).
-const maxStemWidth = 3
 
 // tallAt reports whether the run colour v continues through the
 // tallReach pixels above or the tallReach pixels below pixel (x, y) (row
@@ -330,12 +259,8 @@ func unpack(v uint32) [3]uint8 { return [3]uint8{uint8(v >> 16), uint8(v >> 8), 
 // the nearest long run above or below: the background a line of text
 // sits on shows in the rows just above and below its glyphs, even when
 // the glyphs leave no long run in their own rows (a highlighted button,
-// an input field that starts where its text starts). cols receives each
-// column's own background: the colour above and below it when the two
-// agree or only one is found, else 0. A gap can span two surfaces (a
-// field and the selection bar that starts inside it); a column with its
-// own background is measured against that, the others against the vote.
-func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int, cols []uint32) ([3]uint8, bool) {
+// an input field that starts where its text starts).
+func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int) ([3]uint8, bool) {
 	type vote struct {
 		v uint32
 		n int
@@ -343,43 +268,30 @@ func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int, cols [
 	var votes [4]vote
 	nv := 0
 	for x := x0; x < x1; x++ {
-		// The nearest background above and below this column.
-		var up, down uint32
-		ku, kd := 0, 0
-		for k := 1; k <= vertReach && (up == 0 || down == 0); k++ {
-			if up == 0 && ry-k >= 0 && thickRun(bg, runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
-				up, ku = runs[(ry-k)*w+x], k
+		for k := 1; k <= vertReach; k++ {
+			v := uint32(0)
+			if ry-k >= 0 && thickRun(bg, runs, w, h, ry-k, x, runs[(ry-k)*w+x]) {
+				v = runs[(ry-k)*w+x]
 			}
-			if down == 0 && ry+k < h && thickRun(bg, runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
-				down, kd = runs[(ry+k)*w+x], k
+			if v == 0 && ry+k < h && thickRun(bg, runs, w, h, ry+k, x, runs[(ry+k)*w+x]) {
+				v = runs[(ry+k)*w+x]
 			}
-		}
-		v := up
-		if v == 0 || down != 0 && kd < ku {
-			v = down
-		}
-		// The column's own background: what lies above and below it, when
-		// both sides agree (or only one has any).
-		switch {
-		case up == 0 || down == 0 || sameRun(up, down):
-			cols[x-x0] = v
-		default:
-			cols[x-x0] = 0
-		}
-		if v == 0 {
-			continue
-		}
-		found := false
-		for i := 0; i < nv; i++ {
-			if votes[i].v == v {
-				votes[i].n++
-				found = true
-				break
+			if v == 0 {
+				continue
 			}
-		}
-		if !found && nv < len(votes) {
-			votes[nv] = vote{v, 1}
-			nv++
+			found := false
+			for i := 0; i < nv; i++ {
+				if votes[i].v == v {
+					votes[i].n++
+					found = true
+					break
+				}
+			}
+			if !found && nv < len(votes) {
+				votes[nv] = vote{v, 1}
+				nv++
+			}
+			break
 		}
 	}
 	if nv == 0 {
@@ -392,17 +304,6 @@ func surroundingBackground(bg bgMap, runs []uint32, w, h, ry, x0, x1 int, cols [
 		}
 	}
 	return unpack(votes[best].v), true
-}
-
-// ambiguous reports whether no column of a gap has a background of its
-// own (see surroundingBackground).
-func ambiguous(cols []uint32) bool {
-	for _, c := range cols {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // gapBackground picks the background of a gap between two long runs.

@@ -144,32 +144,6 @@ func TestInkLargeFontStrokes(t *testing.T) {
 	}
 }
 
-// Text selected in an entry field (GTK): the selection bar starts a few
-// pixels inside the field, after its frame, and ends on the row of the
-// descenders. The field's white between frame and bar is background, not
-// ink (a gap spans both colours; each column keeps the colour above and
-// below it), and so is the bar's bottom row beside a descender (a run
-// shorter than a stroke that only the descender separates from the bar).
-func TestInkSelectionInField(t *testing.T) {
-	const s = "deskvm-corpus"
-	panel := color.RGBA{246, 245, 244, 255}
-	frame := color.RGBA{205, 199, 194, 255}
-	sel := color.RGBA{53, 132, 228, 255}
-	m := canvasRGBA(300, 60, panel)
-	field := image.Rect(20, 10, 200, 46)
-	fillRect(m, field, frame)
-	fillRect(m, field.Inset(1), white)
-	// basicfont: glyphs 11 px above the baseline, descenders 2 px below.
-	bar := image.Rect(29, 18, 31+7*len(s), 36)
-	fillRect(m, bar, sel)
-	drawText(m, 31, 34, s, white)
-	ref := canvasRGBA(300, 60, white)
-	drawText(ref, 31, 34, s, black)
-	got, want := inkImage(m), inkImage(ref)
-	// Inside the field's frame (which cleaning erases or not).
-	sameInk(t, got, want, field.Inset(2))
-}
-
 func TestCleanInkRemovesFramesAndCursor(t *testing.T) {
 	m := canvasRGBA(400, 100, white)
 	// A 1-px frame (button sides are 30 px tall), a dotted focus line,
