@@ -50,15 +50,9 @@ efitext=$VM_DIR/efi.txt
 
 ### OVMF's text console, through the UEFI shell's `type` of a UCS-2 file
 section efi && {
-	esp=$VM_DIR/esp.img
-	truncate -s 64M "$esp"
-	sgdisk -o -n 1:2048:0 -t 1:ef00 "$esp" >/dev/null
-	mformat -i "$esp@@1M" -F -v ESP ::
 	{ printf '\xff\xfe'; iconv -f UTF-8 -t UTF-16LE "$efitext"; } >"$VM_DIR/chars.txt"
-	mcopy -i "$esp@@1M" "$VM_DIR/chars.txt" ::/chars.txt
-	cp /usr/share/OVMF/OVMF_VARS_4M.fd "$VM_DIR/vars.fd"
-	vm_start -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" \
-		-drive "if=pflash,format=raw,file=$VM_DIR/vars.fd" -drive "file=$esp,format=raw,if=ide" -nic none
+	esp "$VM_DIR/esp.img" "$VM_DIR/chars.txt=/chars.txt"
+	ovmf -drive "file=$VM_DIR/esp.img,format=raw,if=ide" -nic none
 	sleep 45
 	typestr "cls"; key ret; sleep 1; typestr "type fs0:\\chars.txt"; key ret; sleep 3
 	dump efi
@@ -103,10 +97,8 @@ section fb && linux fb-8x16 8x16 45 "fbcon VGA8x16 on a VESA framebuffer" "" "$a
 section fixed && linux fixed-8x16 8x16 45 "console-setup $(dpkg-deb -f "$VM_DIR"/console-setup-linux_*.deb Version) Uni2-Fixed16 loaded by busybox loadfont" \
 	"busybox loadfont < /fixed16.psf" "$fixedtext" "console=tty0 vga=792" -vga std
 section large && {
-	cp /usr/share/OVMF/OVMF_VARS_4M.fd "$VM_DIR/vars.fd"
-	linux ter-16x32 16x32 90 "fbcon TER16x32 on OVMF's framebuffer" "" "$ascii" "console=tty0 fbcon=font:TER16x32" \
-		-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" \
-		-drive "if=pflash,format=raw,file=$VM_DIR/vars.fd"
+	ovmf_drives
+	linux ter-16x32 16x32 90 "fbcon TER16x32 on OVMF's framebuffer" "" "$ascii" "console=tty0 fbcon=font:TER16x32" "${OVMF[@]}"
 }
 fi
 

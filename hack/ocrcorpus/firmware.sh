@@ -9,40 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 VM_DIR=$(mktemp -d /tmp/ocrcorpus-fw.XXXXXX)
 trap 'vm_stop; rm -rf "$VM_DIR"' EXIT
-CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
 NIC=(-nic user,model=virtio-net-pci,mac=52:54:00:12:34:56)
 # section NAME: whether to make the screens of NAME (all, or those named
 # on the command line: grub pxe shell sdboot seabios).
 section() { [ $# -eq 0 ] || [ -z "${SECTIONS:-}" ] || [[ " $SECTIONS " == *" $1 "* ]]; }
 SECTIONS="$*"
-
-# esp IMG FILE=DEST...: a 64 MiB GPT disk with one FAT ESP holding FILEs.
-esp() {
-	local img=$1 kv src dst
-	shift
-	rm -f "$img"
-	truncate -s 64M "$img"
-	sgdisk -o -n 1:2048:0 -t 1:ef00 -c 1:"EFI System" "$img" >/dev/null
-	mformat -i "$img@@1M" -F -v ESP ::
-	for kv in "$@"; do
-		src=${kv%%=*} dst=${kv#*=}
-		mkdir_p "$img" "$(dirname "$dst")"
-		mcopy -i "$img@@1M" "$src" "::$dst"
-	done
-}
-mkdir_p() { # mkdir_p IMG DIR: mmd with parents
-	local img=$1 p="" part
-	IFS=/ read -ra parts <<<"${2#/}"
-	for part in "${parts[@]}"; do
-		p="$p/$part"
-		mmd -i "$img@@1M" "::$p" 2>/dev/null || true
-	done
-}
-ovmf() { # ovmf ARGS...: start OVMF with fresh variables
-	cp /usr/share/OVMF/OVMF_VARS_4M.fd "$VM_DIR/vars.fd"
-	vm_start -drive "if=pflash,format=raw,readonly=on,file=$CODE" \
-		-drive "if=pflash,format=raw,file=$VM_DIR/vars.fd" "$@"
-}
 
 ### GRUB (standalone EFI image), then OVMF's setup through "fwsetup"
 cat >"$VM_DIR/grub.cfg" <<'CFG'

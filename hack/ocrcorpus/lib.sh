@@ -84,3 +84,38 @@ dump() {
 	"$TOPNG" "$VM_DIR/screen.ppm" "$OUT/$1.png"
 	log "$1"
 }
+
+# --- UEFI: an ESP disk image and OVMF ---
+# esp IMG FILE=DEST...: a 64 MiB GPT disk with one FAT ESP holding FILEs.
+esp() {
+	local img=$1 kv src dst
+	shift
+	rm -f "$img"
+	truncate -s 64M "$img"
+	sgdisk -o -n 1:2048:0 -t 1:ef00 -c 1:"EFI System" "$img" >/dev/null
+	mformat -i "$img@@1M" -F -v ESP ::
+	for kv in "$@"; do
+		src=${kv%%=*} dst=${kv#*=}
+		mkdir_p "$img" "$(dirname "$dst")"
+		mcopy -i "$img@@1M" "$src" "::$dst"
+	done
+}
+mkdir_p() { # mkdir_p IMG DIR: mmd with parents
+	local img=$1 p="" part
+	IFS=/ read -ra parts <<<"${2#/}"
+	for part in "${parts[@]}"; do
+		p="$p/$part"
+		mmd -i "$img@@1M" "::$p" 2>/dev/null || true
+	done
+}
+# ovmf_drives: fresh OVMF variables in $VM_DIR; sets OVMF, the QEMU
+# arguments of the firmware's two flash drives.
+ovmf_drives() {
+	cp /usr/share/OVMF/OVMF_VARS_4M.fd "$VM_DIR/vars.fd"
+	OVMF=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+		-drive "if=pflash,format=raw,file=$VM_DIR/vars.fd")
+}
+ovmf() { # ovmf ARGS...: start OVMF with fresh variables
+	ovmf_drives
+	vm_start "${OVMF[@]}" "$@"
+}

@@ -216,7 +216,7 @@ func readCells(img *image.RGBA, ps []piece, g *cellGrid) (cells, partial map[uin
 		failed++
 		if g.font == nil {
 			late = append(late, p) // read in part once a grid is known
-		} else if pt.known >= pt.bad && alnums(pt) >= minAlnum {
+		} else if usablePart(pt) {
 			partial[p.key] = pt
 		}
 		rest = append(rest, p)
@@ -227,13 +227,16 @@ func readCells(img *image.RGBA, ps []piece, g *cellGrid) (cells, partial map[uin
 		if g.font == nil {
 			break
 		}
-		pt, _ := g.readPiece(img, fonts, p.src, false)
-		if pt.known >= pt.bad && alnums(pt) >= minAlnum {
+		if pt, _ := g.readPiece(img, fonts, p.src, false); usablePart(pt) {
 			partial[p.key] = pt
 		}
 	}
 	return cells, partial, rest
 }
+
+// usablePart tells whether a partial reading is worth keeping: at least
+// as many known glyphs as unknown cells, two of them letters or digits.
+func usablePart(pt pieceText) bool { return pt.known >= pt.bad && alnums(pt) >= minAlnum }
 
 // maxFailedSearches: after this many lines in a row on which no font and
 // grid fit, the rest of the screen is only tried on the grid already
@@ -335,7 +338,8 @@ func probe(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) bool {
 // left out whole: "Installs" with an unknown "s" must not become
 // "Install". complete tells whether all cells were blank or known
 // glyphs.
-func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pt pieceText, complete bool) {
+func readOnGrid(img *image.RGBA, f *cellFont, b image.Rectangle, ox, oy int) (pieceText, bool) {
+	var pt pieceText
 	for y := oy; y < b.Max.Y; y += f.h {
 		var words []Word
 		var cur []rune

@@ -4,7 +4,6 @@ import (
 	"context"
 	"image"
 	"image/color"
-	"image/draw"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,7 +58,7 @@ func BenchmarkCellScreens(b *testing.B) {
 // captured (searched on 8 lines, then given up).
 func BenchmarkCellSearch(b *testing.B) {
 	basic := image.NewRGBA(image.Rect(0, 0, 1280, 800))
-	draw.Draw(basic, basic.Rect, image.NewUniform(color.Black), image.Point{}, draw.Src)
+	fillRect(basic, basic.Rect, color.Black)
 	for y := 14; y < 800; y += 18 {
 		drawText(basic, 4, y, "Loading module 42 of 1200: virtio_net (drivers/net/virtio_net.ko) ... ok", color.White)
 	}

@@ -105,9 +105,7 @@ func TestReadCellsExact(t *testing.T) {
 			f := cellFontByName(t, name)
 			img := image.NewRGBA(image.Rect(0, 0, 70*f.w+5, 8*f.h+3))
 			bg := color.RGBA{0, 0, 0xa8, 0xff}
-			for i := range img.Pix {
-				img.Pix[i] = []byte{bg.R, bg.G, bg.B, bg.A}[i%4]
-			}
+			fillRect(img, img.Rect, bg)
 			org := image.Pt(5, 3)
 			fg := color.RGBA{0xc0, 0xc0, 0xc0, 0xff}
 			bar := color.RGBA{0xff, 0xff, 0xff, 0xff}
@@ -155,9 +153,7 @@ func (r failRunner) Run(ctx context.Context, img []byte) ([]byte, error) {
 func TestReadCellsLeavesOtherText(t *testing.T) {
 	f := cellFontByName(t, "efi-8x19")
 	img := image.NewRGBA(image.Rect(0, 0, 400, 120))
-	for i := range img.Pix {
-		img.Pix[i] = 0xff
-	}
+	fillRect(img, img.Rect, color.White)
 	drawText(img, 10, 20, "Plain basicfont text", color.Black) // 7x13, not a cell font here
 	drawCells(img, f, image.Pt(0, 0), 2, 3, "Known Glyphs", color.RGBA{A: 0xff}, color.RGBA{0xff, 0xff, 0xff, 0xff})
 	white := color.RGBA{0xff, 0xff, 0xff, 0xff}
@@ -174,27 +170,28 @@ func TestReadCellsLeavesOtherText(t *testing.T) {
 	ink := inkImage(img)
 	ps := (&Tesseract{}).pieces(ink, segment(ink, ink.Rect))
 	cells, partial, rest := readCells(img, ps, nil)
-	var got []string
-	for _, pt := range cells {
-		for _, l := range pt.lines {
-			got = append(got, newLine(l).Text)
-		}
-	}
+	got := lineTexts(cells)
 	if len(got) != 1 || got[0] != "Known Glyphs" {
 		t.Errorf("read as cells: %q, want only \"Known Glyphs\"", got)
 	}
-	var part []string
-	for _, pt := range partial {
-		for _, l := range pt.lines {
-			part = append(part, newLine(l).Text)
-		}
-	}
+	part := lineTexts(partial)
 	if len(part) != 1 || part[0] != "Mixed now" {
 		t.Errorf("read in part: %q, want \"Mixed now\" (the unknown glyph and the word it is in left out)", part)
 	}
 	if len(rest) != 2 {
 		t.Errorf("%d pieces left for tesseract, want 2 (basicfont text, the line with an unknown glyph)", len(rest))
 	}
+}
+
+// lineTexts is the text of every line of the readings.
+func lineTexts(texts map[uint64]pieceText) []string {
+	var out []string
+	for _, pt := range texts {
+		for _, l := range pt.lines {
+			out = append(out, newLine(l).Text)
+		}
+	}
+	return out
 }
 
 // TestJoinCellLines: pieces of one cell row up to two blank cells apart

@@ -59,16 +59,30 @@ func (t *Tesseract) Recognize(ctx context.Context, img image.Image, region image
 	}
 	ink := inkImage(sub)
 	pieces := t.pieces(ink, segment(ink, ink.Rect))
-	cells, partial, rest := readCells(sub, pieces, nil)
-	texts, err := t.read(ctx, ink, rest)
+	texts, _, err := t.readAll(ctx, sub, ink, pieces, nil)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.reread(ctx, ink, rest, texts); err != nil {
-		return nil, err
+	return assemble(pieces, texts), nil
+}
+
+// readAll reads pieces: those drawn in a cell font from img's cells (on
+// grid g, which may be nil), the others with tesseract, weak ones a
+// second time. It returns the text per piece key and counts for
+// ReadStats (Cells, Read, Reread).
+func (t *Tesseract) readAll(ctx context.Context, img *image.RGBA, ink *image.Gray, ps []piece, g *cellGrid) (map[uint64]pieceText, ReadStats, error) {
+	cells, partial, rest := readCells(img, ps, g)
+	st := ReadStats{Cells: len(cells)}
+	texts, err := t.read(ctx, ink, rest)
+	if err != nil {
+		return nil, st, err
+	}
+	st.Read = len(texts)
+	if st.Reread, err = t.reread(ctx, ink, rest, texts); err != nil {
+		return nil, st, err
 	}
 	withCells(texts, cells, partial)
-	return assemble(pieces, texts), nil
+	return texts, st, nil
 }
 
 // weakConfidence: a piece with a word Tesseract is less sure of than this

@@ -164,27 +164,15 @@ func (r *Reader) read(ctx context.Context, img image.Image, changed []image.Rect
 		todo = append(todo, p)
 	}
 	r.stats.Lines, r.stats.Cached = len(pieces), len(pieces)-len(todo)
-	cells, partial, todo := readCells(r.prev, todo, &r.grid)
-	for k, v := range cells {
+	got, st, err := r.eng.readAll(ctx, r.prev, r.ink, todo, &r.grid)
+	if err != nil {
+		r.prev = nil // start afresh next time
+		return nil, err
+	}
+	r.stats.Cells, r.stats.Read, r.stats.Reread = st.Cells, st.Read, st.Reread
+	for k, v := range got {
 		texts[k] = v
 		r.cache[k] = &cacheEntry{text: v, used: r.gen}
-	}
-	r.stats.Cells = len(cells)
-	if len(todo) > 0 {
-		got, err := r.eng.read(ctx, r.ink, todo)
-		if err == nil {
-			r.stats.Reread, err = r.eng.reread(ctx, r.ink, todo, got)
-		}
-		if err != nil {
-			r.prev = nil // start afresh next time
-			return nil, err
-		}
-		r.stats.Read = len(got)
-		withCells(got, nil, partial)
-		for k, v := range got {
-			texts[k] = v
-			r.cache[k] = &cacheEntry{text: v, used: r.gen}
-		}
 	}
 	for k, e := range r.cache {
 		if r.gen-e.used > cacheKeep {
